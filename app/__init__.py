@@ -1,0 +1,1 @@
+"""The cryptoql server: settings, lifespan, Starlette app, GraphQL view, CLI."""

@@ -1,0 +1,1 @@
+"""Query cost: schema-declared weights, static analysis, budgets, the extension."""

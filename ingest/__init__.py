@@ -1,0 +1,1 @@
+"""Schedulers and stream pumps: sources -> storage (idempotent upserts) -> pubsub."""

@@ -1,0 +1,1 @@
+"""Thin resolver functions ``(ctx, *, args) -> records``, testable without GraphQL."""

@@ -1,0 +1,1 @@
+"""Strawberry types per domain and the assembled schema."""
