@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from app.components import COMPONENTS
 from app.lifespan import make_lifespan
 from app.settings import Settings, get_settings
 from app.view import CryptoQLView
@@ -26,5 +27,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
         ],
-        lifespan=make_lifespan(settings),
+        lifespan=make_lifespan(settings, COMPONENTS),
     )

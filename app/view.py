@@ -15,7 +15,7 @@ class CryptoQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return build_context(request)
+        return build_context(request, response)
 
     async def get_root_value(self, request: Request | WebSocket) -> None:
         return None

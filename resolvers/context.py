@@ -7,20 +7,27 @@ from datetime import datetime
 from typing import Any
 
 from loaders.registry import Loaders
+from resolvers.principal import Principal
 from storage.engine import SessionFactory
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Per-request state. Built by ``app.context.build_context``.
+    """Per-request (or per-WebSocket-operation) state, built by ``app.context``.
 
     ``now`` is fixed once per request so every freshness figure in one response
-    is computed against the same instant.
+    is computed against the same instant. ``response`` is strawberry's
+    sub-response (a Starlette ``Response`` for HTTP, the ``WebSocket`` for WS):
+    extensions set headers and status codes on it. ``services`` carries
+    long-lived, process-wide resources (broker, budgets …) by name.
     """
 
     loaders: Loaders
     sessions: SessionFactory
     now: datetime
     request_id: str
+    principal: Principal
+    response: Any = None
     stale_after_seconds: int = 300
+    services: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
