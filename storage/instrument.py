@@ -1,7 +1,9 @@
 """Count SQL statements per unit of work (a request, a test, a bench run).
 
-A mutable cell is placed in a context variable; tasks spawned inside that
-context (loader batches) inherit it, so the count covers the whole request.
+Mutable cells are kept in a context variable; tasks spawned inside that
+context (loader batches) inherit them, so a count covers the whole request.
+Counters nest: a test counting around a request and the server's per-request
+counter both see every statement.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class StatementCount:
     count: int = 0
 
 
-_current: ContextVar[StatementCount | None] = ContextVar("cryptoql_sql_count", default=None)
+_current: ContextVar[tuple[StatementCount, ...]] = ContextVar("cryptoql_sql_count", default=())
 _INSTALLED = "_cryptoql_counter_installed"
 
 
@@ -32,8 +34,7 @@ def install_statement_counter(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _count(*_args: Any, **_kw: Any) -> None:
-        cell = _current.get()
-        if cell is not None:
+        for cell in _current.get():
             cell.count += 1
 
     setattr(sync_engine, _INSTALLED, True)
@@ -42,7 +43,7 @@ def install_statement_counter(engine: AsyncEngine) -> None:
 @contextmanager
 def counting_statements() -> Iterator[StatementCount]:
     cell = StatementCount()
-    token = _current.set(cell)
+    token = _current.set((*_current.get(), cell))
     try:
         yield cell
     finally:
@@ -52,5 +53,5 @@ def counting_statements() -> Iterator[StatementCount]:
 def begin_count() -> StatementCount:
     """Start counting in the current context (for middleware that cannot use ``with``)."""
     cell = StatementCount()
-    _current.set(cell)
+    _current.set((*_current.get(), cell))
     return cell

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import DateTime, Float, Numeric, String, cast
@@ -58,9 +58,13 @@ def canonical_decimal(dec: Decimal) -> Decimal:
     ``Decimal("1.500000000000000000")`` becomes ``Decimal("1.5")`` and
     ``Decimal("100.000")`` becomes ``Decimal("100")`` (never ``1E+2``).
     """
-    if dec == dec.to_integral_value():
-        return dec.quantize(Decimal(1))
-    return dec.normalize()
+    with localcontext() as ctx:
+        # uint256 amounts have up to 78 digits; the default context (28) would raise
+        # or round. Work with enough precision for every stored column.
+        ctx.prec = 100
+        if dec == dec.to_integral_value():
+            return dec.quantize(Decimal(1))
+        return dec.normalize()
 
 
 def sortable(column: ColumnElement[Decimal]) -> ColumnElement[float]:

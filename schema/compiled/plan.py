@@ -1,0 +1,295 @@
+"""Execution plans: a validated operation compiled once against the schema.
+
+A plan is a tree of :class:`ObjectPlan` (one per selection set and concrete
+type) whose :class:`FieldPlan` entries say, for each response key, how to get
+the value (read an attribute, call the strawberry resolver, ``__typename``)
+and how to complete it (a leaf serialiser, a nested plan, a list of either).
+Everything that graphql-core works out per field and per object at run time
+(field lookup, fragment collection, directive evaluation, argument coercion of
+literals, resolver signature inspection) is done here once per document.
+
+Documents using something the plan does not model raise :class:`Unsupported`
+and run on the reference executor instead (counted in metrics): abstract
+types, introspection, ``@skip``/``@include`` with variables, ``@defer``/
+``@stream``, field extensions (permissions), resolvers without a strawberry
+definition, fragment arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
+    InlineFragmentNode,
+    SelectionSetNode,
+    VariableNode,
+    is_abstract_type,
+)
+from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, ValueNode
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+class Unsupported(Exception):
+    """The document uses something plans do not model; use the reference executor."""
+
+
+# Completer kinds
+LEAF, OBJECT, LIST = 0, 1, 2
+# Leaf fast paths: values of these Python types pass through unchanged.
+LEAF_STR, LEAF_INT, LEAF_FLOAT, LEAF_BOOL, LEAF_OTHER = 0, 1, 2, 3, 4
+# Field kinds
+ATTR, RESOLVER, TYPENAME = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Completer:
+    kind: int
+    nullable: bool
+    serialize: Callable[[Any], Any] | None = None
+    leaf_kind: int = LEAF_OTHER
+    type_name: str = ""
+    plan: ObjectPlan | None = None
+    item: Completer | None = None
+
+
+@dataclass(slots=True)
+class FieldPlan:
+    key: str
+    name: str
+    kind: int
+    completer: Completer
+    field_nodes: list[FieldNode]
+    parent_type: GraphQLObjectType
+    graphql_field: GraphQLField | None = None
+    strawberry_field: StrawberryField | None = None
+    attr: str = ""
+    func: Callable[..., Any] | None = None
+    pass_self: bool = False
+    info_name: str | None = None
+    source_names: tuple[str, ...] = ()
+    is_async: bool = False
+    #: converted keyword arguments when they contain no variables (built once)
+    static_kwargs: dict[str, Any] | None = None
+    #: raw argument nodes that reference variables (kwargs built per request)
+    needs_variables: bool = False
+
+
+@dataclass(slots=True)
+class ObjectPlan:
+    type_name: str
+    fields: list[FieldPlan] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class OperationPlan:
+    root: ObjectPlan
+    #: field plans whose arguments depend on variables (kwargs built per request)
+    variable_fields: list[FieldPlan]
+
+
+def _leaf_kind(t: GraphQLScalarType | GraphQLEnumType) -> int:
+    if t is GraphQLString or t is GraphQLID:
+        return LEAF_STR if t is GraphQLString else LEAF_OTHER
+    if t is GraphQLInt:
+        return LEAF_INT
+    if t is GraphQLFloat:
+        return LEAF_FLOAT
+    if t is GraphQLBoolean:
+        return LEAF_BOOL
+    return LEAF_OTHER
+
+
+class PlanBuilder:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        convert_static: Callable[[FieldPlan, dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.convert_static = convert_static
+        self.variable_fields: list[FieldPlan] = []
+
+    # -- selection collection ------------------------------------------------
+    def _included(self, directives: tuple[DirectiveNode, ...] | None) -> bool:
+        for d in directives or ():
+            name = d.name.value
+            if name not in ("skip", "include"):
+                raise Unsupported(f"directive @{name}")
+            arg: ArgumentNode | None = next(
+                (a for a in d.arguments or () if a.name.value == "if"), None
+            )
+            if arg is None or not isinstance(arg.value, BooleanValueNode):
+                raise Unsupported(f"@{name} with a variable")
+            value = arg.value.value
+            if (name == "skip" and value) or (name == "include" and not value):
+                return False
+        return True
+
+    def _applies(self, type_condition: str | None, obj: GraphQLObjectType) -> bool:
+        if type_condition is None or type_condition == obj.name:
+            return True
+        cond = self.schema.get_type(type_condition)
+        if cond is None:
+            return False
+        if is_abstract_type(cond):
+            return self.schema.is_sub_type(cond, obj)
+        return False
+
+    def collect(
+        self,
+        obj: GraphQLObjectType,
+        selection_sets: list[SelectionSetNode],
+        out: dict[str, list[FieldNode]] | None = None,
+        seen: set[str] | None = None,
+    ) -> dict[str, list[FieldNode]]:
+        out = {} if out is None else out
+        seen = set() if seen is None else seen
+        for sel_set in selection_sets:
+            for sel in sel_set.selections:
+                if isinstance(sel, FieldNode):
+                    if not self._included(sel.directives):
+                        continue
+                    key = sel.alias.value if sel.alias else sel.name.value
+                    out.setdefault(key, []).append(sel)
+                elif isinstance(sel, InlineFragmentNode):
+                    if not self._included(sel.directives):
+                        continue
+                    cond = sel.type_condition.name.value if sel.type_condition else None
+                    if self._applies(cond, obj):
+                        self.collect(obj, [sel.selection_set], out, seen)
+                elif isinstance(sel, FragmentSpreadNode):
+                    if sel.arguments:
+                        raise Unsupported("fragment arguments")
+                    if not self._included(sel.directives):
+                        continue
+                    name = sel.name.value
+                    if name in seen:
+                        continue
+                    frag = self.fragments.get(name)
+                    if frag is None:
+                        raise Unsupported(f"unknown fragment {name}")
+                    if frag.variable_definitions:
+                        raise Unsupported("fragment variables")
+                    if self._applies(frag.type_condition.name.value, obj):
+                        seen.add(name)
+                        self.collect(obj, [frag.selection_set], out, seen)
+        return out
+
+    # -- plans ---------------------------------------------------------------
+    def object_plan(
+        self, obj: GraphQLObjectType, selection_sets: list[SelectionSetNode]
+    ) -> ObjectPlan:
+        grouped = self.collect(obj, selection_sets)
+        plan = ObjectPlan(type_name=obj.name)
+        for key, nodes in grouped.items():
+            plan.fields.append(self.field_plan(obj, key, nodes))
+        plan.keys = tuple(f.key for f in plan.fields)
+        return plan
+
+    def field_plan(self, obj: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> FieldPlan:
+        name = nodes[0].name.value
+        if name == "__typename":
+            return FieldPlan(
+                key=key,
+                name=name,
+                kind=TYPENAME,
+                completer=Completer(LEAF, nullable=False, leaf_kind=LEAF_STR),
+                field_nodes=nodes,
+                parent_type=obj,
+            )
+        if name.startswith("__"):
+            raise Unsupported("introspection")
+        gql_field = obj.fields.get(name)
+        if gql_field is None:
+            raise Unsupported(f"unknown field {obj.name}.{name}")
+        sb_field = (gql_field.extensions or {}).get(DEFINITION_BACKREF)
+        if not isinstance(sb_field, StrawberryField):
+            raise Unsupported(f"{obj.name}.{name} has no strawberry definition")
+        if sb_field.extensions:
+            raise Unsupported(f"{obj.name}.{name} has field extensions")
+        sub_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+        fp = FieldPlan(
+            key=key,
+            name=name,
+            kind=ATTR,
+            completer=self.completer(gql_field.type, sub_sets),
+            field_nodes=nodes,
+            parent_type=obj,
+            graphql_field=gql_field,
+            strawberry_field=sb_field,
+        )
+        resolver = sb_field.base_resolver
+        if resolver is None:
+            fp.attr = sb_field.python_name
+            return fp
+        fp.kind = RESOLVER
+        func = resolver.wrapped_func
+        if not callable(func):
+            raise Unsupported(f"{obj.name}.{name} resolver is an unbound descriptor")
+        fp.func = func
+        fp.pass_self = resolver.self_parameter is not None
+        info_param = resolver.info_parameter
+        fp.info_name = info_param.name if info_param is not None else None
+        fp.source_names = tuple(
+            p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None
+        )
+        fp.is_async = resolver.is_async
+        if _uses_variables(nodes[0].arguments):
+            fp.needs_variables = True
+            self.variable_fields.append(fp)
+        else:
+            fp.static_kwargs = self.convert_static(fp, {})
+        return fp
+
+    def completer(self, t: GraphQLOutputType, sub_sets: list[SelectionSetNode]) -> Completer:
+        nullable = True
+        if isinstance(t, GraphQLNonNull):
+            nullable = False
+            t = t.of_type
+        if isinstance(t, GraphQLList):
+            return Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets))
+        if isinstance(t, (GraphQLScalarType, GraphQLEnumType)):
+            return Completer(
+                LEAF, nullable, serialize=t.serialize, leaf_kind=_leaf_kind(t), type_name=t.name
+            )
+        if isinstance(t, GraphQLObjectType):
+            return Completer(OBJECT, nullable, type_name=t.name, plan=self.object_plan(t, sub_sets))
+        raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
+
+
+def _uses_variables(args: tuple[ArgumentNode, ...] | None) -> bool:
+    def walk(v: ValueNode) -> bool:
+        if isinstance(v, VariableNode):
+            return True
+        for attr in ("values", "fields"):
+            for child in getattr(v, attr, None) or ():
+                inner = getattr(child, "value", child)
+                if walk(inner):
+                    return True
+        return False
+
+    return any(walk(a.value) for a in args or ())

@@ -1,0 +1,342 @@
+"""Running a plan: level by level, one wait per level, no task per field.
+
+The executor walks the result tree breadth first. For every object waiting at
+the current level it calls each field's resolver; synchronous values are
+completed at once, while coroutines are collected. The collected coroutines
+are then driven together by a small trampoline (``coroutine.send``) instead of
+being wrapped in one asyncio task each: every coroutine runs until it awaits a
+future (a DataLoader load), all those futures are awaited together, and the
+coroutines are resumed. Every load of a level is therefore issued before the
+first wait, so loaders batch across the whole level, and no task, ``Info`` or
+``Path`` is built for fields that do not need one.
+
+Errors follow the GraphQL specification: an exception in a resolver or a null
+for a non-null type is reported with its path and locations, and null
+propagates to the nearest nullable position. All errors are collected; which
+of them the response carries is decided by :mod:`schema.compiled.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, GraphQLResolveInfo, located_error
+from graphql.pyutils import Path
+from strawberry.types.info import Info
+
+from schema.compiled.plan import (
+    ATTR,
+    LEAF,
+    LEAF_BOOL,
+    LEAF_FLOAT,
+    LEAF_INT,
+    LEAF_STR,
+    LIST,
+    OBJECT,
+    TYPENAME,
+    Completer,
+    FieldPlan,
+    ObjectPlan,
+)
+
+MAX_INT = 2_147_483_647
+MIN_INT = -2_147_483_648
+
+Position = tuple[str | int, ...]
+#: (container, key, nullable) from the innermost position outward, up to the node
+Chain = tuple[tuple[Any, str | int, bool], ...]
+
+
+@dataclass(slots=True)
+class Node:
+    """An object in the result tree whose fields are still to be resolved."""
+
+    plan: ObjectPlan
+    source: Any
+    result: dict[str, Any]
+    path: Position
+    chain: Chain  # where this node's dict lives, innermost first
+    parent: Node | None
+    dead: bool = False
+
+
+@dataclass(eq=False)
+class PlanInfo(Info[Any, Any]):
+    """Strawberry ``Info`` with the path computed on demand.
+
+    The graphql-core ``GraphQLResolveInfo`` is shared by all objects of one
+    field in one request; only the path differs, and it is built from a tuple
+    when (rarely) a resolver asks for it.
+    """
+
+    _position: Position = ()
+
+    @property
+    def path(self) -> Path:
+        path: Path | None = None
+        typename = self._raw_info.parent_type.name
+        for key in self._position:
+            path = Path(path, key, typename if isinstance(key, str) else None)
+        assert path is not None
+        return path
+
+
+class Run:
+    """One execution of an operation plan."""
+
+    def __init__(
+        self,
+        *,
+        context: Any,
+        root_value: Any,
+        make_raw_info: Callable[[FieldPlan], GraphQLResolveInfo[Any]],
+        kwargs_by_field: dict[int, dict[str, Any]],
+    ) -> None:
+        self.context = context
+        self.root_value = root_value
+        self.make_raw_info = make_raw_info
+        self.kwargs_by_field = kwargs_by_field
+        self.raw_infos: dict[int, GraphQLResolveInfo[Any]] = {}
+        self.errors: list[tuple[GraphQLError, Position]] = []
+        self.nulled: set[Position] = set()
+        self.data_nulled = False
+        self.next_level: list[Node] = []
+
+    # -- entry ----------------------------------------------------------------
+    async def execute(self, plan: ObjectPlan) -> dict[str, Any] | None:
+        data: dict[str, Any] = dict.fromkeys(plan.keys)
+        level = [Node(plan, self.root_value, data, (), (), None)]
+        while level:
+            self.next_level = []
+            pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]] = []
+            for node in level:
+                # Objects below a nulled position still run, as in graphql-core:
+                # their errors take part in choosing the canonical error list.
+                self.resolve_node(node, pending)
+            if pending:
+                await self.drive(pending)
+            level = self.next_level
+        return None if self.data_nulled else data
+
+    def resolve_node(
+        self, node: Node, pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]]
+    ) -> None:
+        source = node.source
+        result = node.result
+        for fp in node.plan.fields:
+            kind = fp.kind
+            if kind == ATTR:
+                try:
+                    value = getattr(source, fp.attr)
+                except Exception as exc:
+                    self.field_error(exc, node, fp)
+                    continue
+            elif kind == TYPENAME:
+                result[fp.key] = node.plan.type_name
+                continue
+            else:
+                try:
+                    value = self.call(fp, node)
+                except Exception as exc:
+                    self.field_error(exc, node, fp)
+                    continue
+                if fp.is_async:
+                    pending.append((value, node, fp))
+                    continue
+                if isinstance(value, Awaitable):
+                    pending.append((_as_coroutine(value), node, fp))
+                    continue
+            self.complete_field(fp, value, node)
+
+    def call(self, fp: FieldPlan, node: Node) -> Any:
+        kwargs = fp.static_kwargs
+        if kwargs is None:
+            kwargs = self.kwargs_by_field[id(fp)]
+        if fp.info_name is not None or fp.source_names:
+            kwargs = dict(kwargs)
+            if fp.info_name is not None:
+                kwargs[fp.info_name] = self.info_for(fp, node)
+            for name in fp.source_names:
+                kwargs[name] = node.source
+        assert fp.func is not None
+        if fp.pass_self:
+            return fp.func(node.source, **kwargs)
+        return fp.func(**kwargs)
+
+    def info_for(self, fp: FieldPlan, node: Node) -> PlanInfo:
+        raw = self.raw_infos.get(id(fp))
+        if raw is None:
+            raw = self.raw_infos[id(fp)] = self.make_raw_info(fp)
+        assert fp.strawberry_field is not None
+        return PlanInfo(_raw_info=raw, _field=fp.strawberry_field, _position=(*node.path, fp.key))
+
+    # -- coroutines -------------------------------------------------------------
+    async def drive(self, pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]]) -> None:
+        """Run coroutines to completion, awaiting what they wait on together."""
+        waiting: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]] = pending
+        futures: list[Any] = []
+        try:
+            while waiting:
+                ready = waiting
+                waiting = []
+                futures = []
+                for coro, node, fp in ready:
+                    try:
+                        yielded = coro.send(None)
+                    except StopIteration as stop:
+                        self.complete_field(fp, stop.value, node)
+                        continue
+                    except Exception as exc:
+                        self.field_error(exc, node, fp)
+                        continue
+                    waiting.append((coro, node, fp))
+                    if yielded is not None:
+                        if getattr(yielded, "_asyncio_future_blocking", None) is not None:
+                            yielded._asyncio_future_blocking = False
+                        futures.append(yielded)
+                if futures:
+                    await asyncio.wait(futures)
+                elif waiting:
+                    await asyncio.sleep(0)  # a bare yield: let the loop run once
+        finally:
+            for coro, _node, _fp in waiting:
+                coro.close()
+
+    # -- completion --------------------------------------------------------------
+    def complete_field(self, fp: FieldPlan, value: Any, node: Node) -> None:
+        c = fp.completer
+        key = fp.key
+        result = node.result
+        if value is None:
+            if c.nullable:
+                result[key] = None
+            else:
+                self.null_violation(fp, node, (*node.path, key), ((result, key, False),))
+            return
+        if c.kind == LEAF:
+            lk = c.leaf_kind
+            tv = type(value)
+            if (
+                (lk == LEAF_STR and tv is str)
+                or (lk == LEAF_INT and tv is int and MIN_INT <= value <= MAX_INT)
+                or (lk == LEAF_BOOL and tv is bool)
+                or (lk == LEAF_FLOAT and tv is float and math.isfinite(value))
+            ):
+                result[key] = value
+                return
+            try:
+                assert c.serialize is not None
+                result[key] = c.serialize(value)
+            except Exception as exc:
+                self.field_error(exc, node, fp)
+            return
+        self.complete_value(c, value, result, key, node, fp, (*node.path, key), ())
+
+    def complete_value(
+        self,
+        c: Completer,
+        value: Any,
+        container: Any,
+        key: str | int,
+        node: Node,
+        fp: FieldPlan,
+        path: Position,
+        outer: Chain,
+    ) -> None:
+        """Complete ``value`` of completer ``c`` into ``container[key]`` (not None)."""
+        kind = c.kind
+        if kind == OBJECT:
+            assert c.plan is not None
+            res: dict[str, Any] = dict.fromkeys(c.plan.keys)
+            container[key] = res
+            self.next_level.append(
+                Node(c.plan, value, res, path, ((container, key, c.nullable), *outer), node)
+            )
+            return
+        if kind == LIST:
+            if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+                err = GraphQLError(
+                    f"Expected Iterable, but did not find one for field"
+                    f" '{fp.parent_type.name}.{fp.name}'."
+                )
+                self.error_at(err, node, fp, path, ((container, key, c.nullable), *outer))
+                return
+            items = list(value)
+            out: list[Any] = [None] * len(items)
+            container[key] = out
+            item_c = c.item
+            assert item_c is not None
+            chain: Chain = ((container, key, c.nullable), *outer)
+            for i, item in enumerate(items):
+                ipath = (*path, i)
+                if item is None:
+                    if not item_c.nullable:
+                        self.null_violation(fp, node, ipath, ((out, i, False), *chain))
+                    continue
+                if item_c.kind == LEAF:
+                    try:
+                        assert item_c.serialize is not None
+                        out[i] = item_c.serialize(item)
+                    except Exception as exc:
+                        self.error_at(exc, node, fp, ipath, ((out, i, item_c.nullable), *chain))
+                    continue
+                self.complete_value(item_c, item, out, i, node, fp, ipath, chain)
+            return
+        # LEAF nested in a list is handled above; a top-level leaf never reaches here.
+        try:
+            assert c.serialize is not None
+            container[key] = c.serialize(value)
+        except Exception as exc:
+            self.error_at(exc, node, fp, path, ((container, key, c.nullable), *outer))
+
+    # -- errors and null propagation -------------------------------------------
+    def field_error(self, exc: Exception, node: Node, fp: FieldPlan) -> None:
+        path = (*node.path, fp.key)
+        self.error_at(exc, node, fp, path, ((node.result, fp.key, fp.completer.nullable),))
+
+    def null_violation(self, fp: FieldPlan, node: Node, path: Position, chain: Chain) -> None:
+        err = GraphQLError(
+            f"Cannot return null for non-nullable field {fp.parent_type.name}.{fp.name}."
+        )
+        self.error_at(err, node, fp, path, chain)
+
+    def error_at(
+        self, exc: Exception, node: Node, fp: FieldPlan, path: Position, chain: Chain
+    ) -> None:
+        error = located_error(exc, fp.field_nodes, list(path))
+        position = self.propagate(node, path, chain)
+        self.errors.append((error, position))
+
+    def propagate(self, node: Node, path: Position, chain: Chain) -> Position:
+        """Null the nearest nullable position at or above ``path``; return it."""
+        pos = path
+        current: Node | None = node
+        while True:
+            for container, key, nullable in chain:
+                if nullable:
+                    container[key] = None
+                    self.nulled.add(pos)
+                    return pos
+                pos = pos[:-1]
+            assert current is not None
+            current.dead = True
+            chain = current.chain
+            current = current.parent
+            if current is None:
+                self.data_nulled = True
+                self.nulled.add(())
+                return ()
+
+    def errors_list(self) -> list[GraphQLError]:
+        return [error for error, _position in self.errors]
+
+
+def _as_coroutine(aw: Awaitable[Any]) -> Coroutine[Any, Any, Any]:
+    async def wrapper() -> Any:
+        return await aw
+
+    return wrapper()

@@ -1,0 +1,147 @@
+"""A small strawberry schema exercising what plans must get exactly right.
+
+Sync and async resolvers, a DataLoader (batching is counted), nested lists,
+arguments with defaults, enums, custom scalars, aliases/fragments, resolvers
+that raise, and non-null violations at several depths.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import strawberry
+from aiodataloader import DataLoader
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+@dataclass
+class Ctx:
+    price_loader: DataLoader
+    calls: list[list[int]] = field(default_factory=list)
+
+
+def make_context() -> Ctx:
+    calls: list[list[int]] = []
+
+    async def load(keys: list[int]) -> list[Decimal | Exception]:
+        calls.append(list(keys))
+        # Only first-round loads fail (keys below 10**9): which of two failures in
+        # different await rounds graphql-core reports depends on completion timing
+        # (see schema/compiled/errors.py).
+        return [
+            RuntimeError(f"no price for {k}") if k % 13 == 5 and k < 10**9 else Decimal(k) / 4
+            for k in keys
+        ]
+
+    # cache=False: graphql-core cancels sibling tasks after a non-null error, and a
+    # cancelled task cancels the loader future it awaits; with a shared (cached)
+    # future another resolver then sees CancelledError and the reference executor
+    # fails the whole operation. The compiled path cancels nothing.
+    return Ctx(price_loader=DataLoader(load, cache=False), calls=calls)
+
+
+@strawberry.type
+class Price:
+    value: Decimal
+    item_id: int
+
+    @strawberry.field
+    def doubled(self) -> Decimal:
+        return self.value * 2
+
+
+@strawberry.type
+class Item:
+    id: int
+    name: str
+    tags: list[str]
+    colour: Colour
+
+    @strawberry.field
+    def upper(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def boom(self) -> str | None:
+        if self.id % 7 == 3:
+            raise ValueError(f"boom {self.id}")
+        return f"ok {self.id}"
+
+    @strawberry.field
+    def must(self) -> str:
+        return None if self.id % 11 == 4 else f"must {self.id}"  # type: ignore[return-value]
+
+    @strawberry.field
+    async def price(self, info: strawberry.Info) -> Price | None:
+        value = await info.context.price_loader.load(self.id)
+        return Price(value=value, item_id=self.id)
+
+    @strawberry.field
+    async def strict_price(self, info: strawberry.Info) -> Price:
+        value = await info.context.price_loader.load(self.id)
+        return Price(value=value, item_id=self.id)
+
+    @strawberry.field
+    async def two_step(self, info: strawberry.Info) -> str:
+        a = await info.context.price_loader.load(self.id)
+        b = await info.context.price_loader.load(self.id + 10**9)
+        return f"{a}/{b}"
+
+    @strawberry.field
+    def children(self, first: int = 2) -> list[Item]:
+        return [make_item(self.id * 10 + i) for i in range(max(0, min(first, 3)))]
+
+    @strawberry.field
+    def strict_children(self, first: int = 2) -> list[Item]:
+        return [make_item(self.id * 10 + i) for i in range(max(0, min(first, 3)))]
+
+    @strawberry.field
+    def maybe_tags(self) -> list[str | None] | None:
+        return [t if i % 2 == 0 else None for i, t in enumerate(self.tags)]
+
+    @strawberry.field
+    def strict_tags(self) -> list[str]:
+        return [t if i % 3 else None for i, t in enumerate(self.tags)]  # type: ignore[misc]
+
+
+def make_item(i: int) -> Item:
+    return Item(
+        id=i,
+        name=f"item-{i}",
+        tags=[f"t{i % 5}", f"u{i % 3}", "x"],
+        colour=Colour.RED if i % 2 else Colour.GREEN,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self, first: int = 3, offset: int = 0) -> list[Item]:
+        return [make_item(i) for i in range(offset, offset + max(0, min(first, 40)))]
+
+    @strawberry.field
+    def strict_items(self, first: int = 3) -> list[Item]:
+        return [make_item(i) for i in range(max(0, min(first, 40)))]
+
+    @strawberry.field
+    def item(self, id: int) -> Item | None:
+        return make_item(id) if id >= 0 else None
+
+    @strawberry.field
+    def colour(self, c: Colour = Colour.RED) -> Colour:
+        return c
+
+    @strawberry.field
+    def echo(self, text: str = "hi", times: int = 1) -> str:
+        return text * max(0, min(times, 5))
+
+    @strawberry.field
+    async def slow(self) -> int:
+        return 42
