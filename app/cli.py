@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, default=SCHEMA_FILE, help="file, or - for stdout")
     p.add_argument("--check", action="store_true", help="fail if the file differs from the code")
     p.set_defaults(handler=cmd_export_schema)
+
+    from app.cli_keys import register as register_keys  # API keys (docs/keys.md)
+
+    register_keys(sub, _settings)
+
+    from app.cli_ingest import register as register_ingest  # ingest, backfill, import
+
+    register_ingest(sub, _settings)
+
+    from app.cli_persisted import register as register_persisted  # trusted documents
+
+    register_persisted(sub, _settings)
     return parser
 
 

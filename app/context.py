@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from app.lifespan import AppState
 from loaders.registry import build_loaders
+from resolvers.config import GraphConfig
 from resolvers.context import Context
 from resolvers.principal import Principal
 
@@ -37,5 +38,7 @@ def build_context(conn: HTTPConnection, response: Any = None) -> Context:
         principal=principal,
         response=response,
         stale_after_seconds=state["settings"].stale_after_seconds,
+        graph=GraphConfig.cached(state["settings"]),
         services=state["services"],
+        request=conn,
     )

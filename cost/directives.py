@@ -9,6 +9,7 @@ the strawberry definitions, so the schema is the single source of truth.
 from __future__ import annotations
 
 import strawberry
+from strawberry import UNSET
 from strawberry.schema_directive import Location
 
 
@@ -55,9 +56,12 @@ def list_size(
     sized_fields: list[str] | None = None,
     require_one_slicing_argument: bool = True,
 ) -> ListSize:
+    """``@listSize(...)``; arguments left at their defaults are left out of the SDL."""
     return ListSize(
-        assumed_size=assumed_size,
-        slicing_arguments=slicing_arguments,
-        sized_fields=sized_fields,
-        require_one_slicing_argument=require_one_slicing_argument,
+        assumed_size=UNSET if assumed_size is None else assumed_size,
+        slicing_arguments=UNSET if slicing_arguments is None else slicing_arguments,
+        sized_fields=UNSET if sized_fields is None else sized_fields,
+        require_one_slicing_argument=UNSET
+        if require_one_slicing_argument
+        else require_one_slicing_argument,
     )

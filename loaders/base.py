@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -21,3 +24,28 @@ class SessionLoader(DataLoader[K, V]):
         kwargs.setdefault("max_batch_size", self.max_batch_size_default)
         super().__init__(**kwargs)
         self.sessions = sessions
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "batch_load_fn" in cls.__dict__:
+            cls.batch_load_fn = _observed(cls.__dict__["batch_load_fn"], cls.__name__)  # type: ignore[misc]
+
+
+#: Called with (loader class name, batch size) for every batch. The server's
+#: metrics set it per request (a context variable, so apps and tests in one
+#: process never share it); unset, a batch pays one context-variable lookup.
+BatchObserver = Callable[[str, int], None]
+batch_observer: ContextVar[BatchObserver | None] = ContextVar(
+    "cryptoql_loader_batch_observer", default=None
+)
+
+
+def _observed(fn: Any, name: str) -> Any:
+    @functools.wraps(fn)
+    async def batch_load_fn(self: Any, keys: list[Any]) -> Any:
+        observe = batch_observer.get()
+        if observe is not None:
+            observe(name, len(keys))
+        return await fn(self, keys)
+
+    return batch_load_fn

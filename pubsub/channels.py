@@ -1,4 +1,7 @@
-"""Channel naming, in one place."""
+"""Channel naming, in one place.
+
+What each channel carries is defined by the builders in :mod:`pubsub.messages`.
+"""
 
 from __future__ import annotations
 

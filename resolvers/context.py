@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from loaders.registry import Loaders
+from resolvers.config import GraphConfig
 from resolvers.principal import Principal
 from storage.engine import SessionFactory
 
@@ -29,5 +30,10 @@ class Context:
     principal: Principal
     response: Any = None
     stale_after_seconds: int = 300
+    # Graph read tunables (freshness, look-backs, consensus); see resolvers.config.
+    graph: GraphConfig = field(default_factory=GraphConfig)
     services: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The Starlette Request or WebSocket being served (request headers, e.g. the
+    # cost dry-run and breakdown flags read by schema.ratelimit).
+    request: Any = None

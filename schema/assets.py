@@ -1,15 +1,45 @@
-"""Asset types."""
+"""Asset types: ``Asset`` and its connection, filter and ordering inputs."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
 import strawberry
 
-from storage.records import AssetRecord
+from cost.directives import cost, list_size
+from resolvers import assets as asset_resolvers
+from resolvers import candles as candle_resolvers
+from resolvers import onchain as onchain_resolvers
+from resolvers import prices as price_resolvers
+from resolvers import signals as signal_resolvers
+from resolvers.ids import to_global_id
+from resolvers.instant import Instant
+from schema.candles import Candle
+from schema.connections import PageInfo
+from schema.info import Info
+from schema.node import Node
+from schema.onchain import AssetOnchain, Contract
+from schema.prices import Market, Price
+from schema.signals import Grade, Signal
+from storage.records import AssetListQuery, AssetPage, AssetRecord
 
 
-@strawberry.type(description="A canonical crypto asset: one identity across every source.")
-class Asset:
+@strawberry.type(
+    description=(
+        "A canonical crypto asset: one identity across every source. Values below are read "
+        "at `asOf` (the root's `asOf` argument, or the request time)."
+    )
+)
+class Asset(Node):
     record: strawberry.Private[AssetRecord]
+    instant: strawberry.Private[Instant]
+
+    @strawberry.field(description="Opaque global id for `node(id:)`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Asset", self.record.canonical_id))
 
     @strawberry.field(description="Canonical id (CoinGecko id for coins, CAIP-19 for tokens).")
     def canonical_id(self) -> str:
@@ -22,3 +52,234 @@ class Asset:
     @strawberry.field(description="Human-readable name.")
     def name(self) -> str:
         return self.record.name
+
+    @strawberry.field(description="coin, token, stablecoin or fiat.")
+    def kind(self) -> str:
+        return self.record.kind
+
+    @strawberry.field(description="Market-cap rank as published by the identity source.")
+    def rank(self) -> int | None:
+        return self.record.rank
+
+    @strawberry.field(
+        description="Categories, e.g. layer-1, defi.",
+        directives=[list_size(assumed_size=10)],
+    )
+    def categories(self) -> list[str]:
+        return list(self.record.categories)
+
+    @strawberry.field(description="The instant the values of this asset are read at.")
+    def as_of(self) -> datetime:
+        return self.instant.at
+
+    @strawberry.field(
+        description=(
+            "Consensus price across sources in `quote`, with freshness, spread and the "
+            "per-source quotes behind it. Null when no source has quoted the asset."
+        )
+    )
+    async def price(
+        self,
+        info: Info,
+        quote: Annotated[
+            str, strawberry.argument(description="Quote currency, e.g. USD or USDT.")
+        ] = "USD",
+    ) -> Price | None:
+        found = await price_resolvers.consensus_price(
+            info.context, self.record.id, self.instant, quote
+        )
+        return Price.of(found) if found else None
+
+    @strawberry.field(description="Market cap, volume, changes and supply, with provenance.")
+    async def market(
+        self,
+        info: Info,
+        quote: Annotated[
+            str, strawberry.argument(description="Currency of the money figures.")
+        ] = "USD",
+    ) -> Market | None:
+        rec = await price_resolvers.market(info.context, self.record.id, self.instant, quote)
+        if rec is None:
+            return None
+        return Market.of(rec, self.instant, info.context.graph.stale_after(rec.source))
+
+    @strawberry.field(
+        description=(
+            "OHLCV candles, oldest first, for any interval 1m…1M built from stored finer "
+            "candles. Window: the `last` bucket slots up to `to` (default: the instant), "
+            "and/or buckets opening at or after `from`; at most 1000 (default 100)."
+        ),
+        directives=[
+            cost(2.0),
+            list_size(
+                assumed_size=candle_resolvers.DEFAULT_LAST,
+                slicing_arguments=["last"],
+                require_one_slicing_argument=False,
+            ),
+        ],
+    )
+    async def candles(
+        self,
+        info: Info,
+        interval: Annotated[
+            str,
+            strawberry.argument(
+                description="1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w (Monday) 1M (month)."
+            ),
+        ],
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Earliest bucket open time."),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="The last bucket is the one containing `to`."),
+        ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="Number of bucket slots, 1–1000.")
+        ] = None,
+        quote: Annotated[
+            str, strawberry.argument(description="Quote currency (no conversion is applied).")
+        ] = "USD",
+    ) -> list[Candle]:
+        window = candle_resolvers.candle_window(
+            self.instant, interval=interval, quote=quote, from_=from_, to=to, last=last
+        )
+        buckets = await candle_resolvers.candles(info.context, self.record.id, window)
+        return [Candle.of(b, interval) for b in buckets]
+
+    @strawberry.field(
+        description="The latest value of each signal kind from each source.",
+        directives=[list_size(assumed_size=20)],
+    )
+    async def signals(
+        self,
+        info: Info,
+        kinds: Annotated[
+            list[str] | None,
+            strawberry.argument(description='Only these kinds, e.g. ["rsi", "macd"].'),
+        ] = None,
+    ) -> list[Signal]:
+        rows = await signal_resolvers.signals(info.context, self.record.id, self.instant, kinds)
+        return [Signal.of(s, self.instant) for s in rows]
+
+    @strawberry.field(description="The composite trader grade (0–100) with its components.")
+    async def grade(self, info: Info) -> Grade | None:
+        rec = await signal_resolvers.grade(info.context, self.record.id, self.instant)
+        return Grade.of(rec, self.instant) if rec else None
+
+    @strawberry.field(
+        description="Token contracts per chain.", directives=[list_size(assumed_size=10)]
+    )
+    async def contracts(self, info: Info) -> list[Contract]:
+        rows = await onchain_resolvers.contracts(info.context, self.record.id)
+        return [Contract(record=r, instant=self.instant) for r in rows]
+
+    @strawberry.field(description="On-chain facts: chain metrics or token transfer activity.")
+    def onchain(self) -> AssetOnchain:
+        return AssetOnchain(asset=self.record, instant=self.instant)
+
+
+@strawberry.type(description="An edge in an asset connection.")
+class AssetEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this asset in this ordering.")
+    node: Asset = strawberry.field(description="The asset.")
+
+
+@strawberry.enum(description="What to order the asset list by.")
+class AssetOrderField(Enum):
+    MARKET_CAP = strawberry.enum_value("MARKET_CAP", description="Latest USD market cap.")
+    VOLUME_24H = strawberry.enum_value("VOLUME_24H", description="Latest USD 24 h volume.")
+    CHANGE_24H = strawberry.enum_value("CHANGE_24H", description="Latest 24 h price change.")
+    GRADE = strawberry.enum_value("GRADE", description="Latest trader grade.")
+    RANK = strawberry.enum_value("RANK", description="Published market-cap rank.")
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value("ASC", description="Smallest first.")
+    DESC = strawberry.enum_value("DESC", description="Largest first.")
+
+
+@strawberry.input(
+    description=(
+        "Asset ordering. Assets without the figure (none observed recently) come last; "
+        "ties are broken by a stable internal id."
+    )
+)
+class AssetOrder:
+    field: AssetOrderField = strawberry.field(
+        default=AssetOrderField.MARKET_CAP, description="The sort key."
+    )
+    direction: OrderDirection | None = strawberry.field(
+        default=None, description="Default: ASC for RANK, DESC otherwise."
+    )
+
+
+@strawberry.input(description="Asset filters; all given filters must match.")
+class AssetFilter:
+    ids: list[str] | None = strawberry.field(default=None, description="Canonical ids.")
+    symbols: list[str] | None = strawberry.field(
+        default=None, description="Symbols (case-insensitive); may match several assets."
+    )
+    kind: str | None = strawberry.field(
+        default=None, description="coin, token, stablecoin or fiat."
+    )
+    category: str | None = strawberry.field(default=None, description="A category, e.g. defi.")
+    min_market_cap: Decimal | None = strawberry.field(
+        default=None, description="Minimum latest USD market cap."
+    )
+
+
+@strawberry.type(description="A page of assets (Relay cursor connection).")
+class AssetConnection:
+    query: strawberry.Private[AssetListQuery]
+    edges: list[AssetEdge] = strawberry.field(description="Assets with their cursors.")
+    nodes: list[Asset] = strawberry.field(description="The assets, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+
+    @strawberry.field(description="How many assets match the filter (all pages).")
+    async def total_count(self, info: Info) -> int:
+        return await asset_resolvers.asset_count(info.context, self.query)
+
+    @classmethod
+    def of(cls, query: AssetListQuery, page: AssetPage, instant: Instant) -> AssetConnection:
+        edges = [
+            AssetEdge(
+                cursor=asset_resolvers.cursor_of(query, row),
+                node=Asset(record=row.asset, instant=instant),
+            )
+            for row in page.rows
+        ]
+        return cls(
+            query=query,
+            edges=edges,
+            nodes=[e.node for e in edges],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=query.after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+def filter_args(f: AssetFilter | None) -> asset_resolvers.AssetFilterArgs | None:
+    if f is None:
+        return None
+    return asset_resolvers.AssetFilterArgs(
+        ids=f.ids,
+        symbols=f.symbols,
+        kind=f.kind,
+        category=f.category,
+        min_market_cap=f.min_market_cap,
+    )
+
+
+def order_args(order: AssetOrder | None) -> tuple[str, bool]:
+    """(sort key, descending); RANK reads smallest first unless told otherwise."""
+    order = order or AssetOrder()
+    direction = order.direction or (
+        OrderDirection.ASC if order.field is AssetOrderField.RANK else OrderDirection.DESC
+    )
+    return order.field.name, direction is OrderDirection.DESC

@@ -42,6 +42,8 @@ BREAKER_FAILURE_RATE = 0.5
 BREAKER_WINDOW = 20
 BREAKER_RESET_S = 30.0
 BREAKER_HALF_OPEN_PROBES = 1
+#: Token shortfalls below this are rounding residue, not a reason to wait.
+TOKEN_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,10 @@ class RateLimiter:
         blocked = max(0.0, self.blocked_until - self.clock.monotonic())
         cost = min(cost, self.limit.capacity)
         short = max(0.0, cost - self.tokens)
+        if short < TOKEN_EPSILON:
+            # Float residue (6 s x 10/60 tokens/s = 0.9999999999999999): waiting for it
+            # would be a wait too small to move a clock, i.e. a spin, not a wait.
+            short = 0.0
         return max(blocked, short / self.limit.rate if short else 0.0)
 
     async def acquire(self, cost: float, max_wait: float, source: str) -> None:

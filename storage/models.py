@@ -265,3 +265,57 @@ class SourceCursor(Base):
     stream: Mapped[str] = mapped_column(String(200), primary_key=True)
     cursor: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+# --- API keys (owner: app/auth; docs/keys.md) --------------------------------
+
+
+class ApiKey(Base):
+    """An API key. Only a keyed hash of its secret is stored, never the secret.
+
+    ``id`` is the public part of the key (``cq_live_<id>_…``): it is safe to
+    show and to log. ``secret_hash`` is HMAC-SHA-256 of the secret under the
+    server's ``key_hmac_secret`` (whose short fingerprint is kept in
+    ``hmac_fingerprint`` so a changed server secret is detected, not guessed
+    at). After a rotation the previous hash stays valid until
+    ``previous_valid_until`` (the overlap window).
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(8))  # live | test (the key's type prefix)
+    tier: Mapped[str] = mapped_column(String(40))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    ip_allowlist: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    hmac_fingerprint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    rotated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ApiKeyAuditEvent(Base):
+    """Append-only audit log of key issuance, rotation, revocation and auth failures.
+
+    ``key_id`` has no foreign key on purpose: failures are recorded for ids
+    that do not exist. The table is append-only at the database level too
+    (triggers in migration 0002 refuse UPDATE and DELETE). Never holds a secret.
+    """
+
+    __tablename__ = "api_key_audit_events"
+    __table_args__ = (Index("ix_api_key_audit_key_at", "key_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(32))  # issued|rotated|revoked|auth_failed
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -52,12 +52,19 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return canonical_decimal(dec)
 
 
+_DEFAULT_PRECISION = 28
+
+
 def canonical_decimal(dec: Decimal) -> Decimal:
     """Strip trailing zeros so NUMERIC(40,18) on PostgreSQL and TEXT on SQLite agree.
 
     ``Decimal("1.500000000000000000")`` becomes ``Decimal("1.5")`` and
     ``Decimal("100.000")`` becomes ``Decimal("100")`` (never ``1E+2``).
     """
+    if len(dec.as_tuple().digits) <= _DEFAULT_PRECISION and dec.adjusted() < _DEFAULT_PRECISION:
+        if dec == dec.to_integral_value():
+            return dec.quantize(Decimal(1))
+        return dec.normalize()
     with localcontext() as ctx:
         # uint256 amounts have up to 78 digits; the default context (28) would raise
         # or round. Work with enough precision for every stored column.

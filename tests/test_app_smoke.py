@@ -3,7 +3,8 @@ from tests.conftest import gql
 
 async def test_unknown_asset_is_null(api):
     body = await gql(api, '{ asset(id: "nope") { symbol } }')
-    assert body == {"data": {"asset": None}}
+    assert body["data"] == {"asset": None}
+    assert "errors" not in body
 
 
 async def test_healthz(api):

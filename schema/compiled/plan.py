@@ -272,13 +272,34 @@ class PlanBuilder:
             t = t.of_type
         if isinstance(t, GraphQLList):
             return Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets))
-        if isinstance(t, (GraphQLScalarType, GraphQLEnumType)):
+        if isinstance(t, GraphQLEnumType):
+            return Completer(
+                LEAF, nullable, serialize=_memo_serialize(t), leaf_kind=LEAF_OTHER, type_name=t.name
+            )
+        if isinstance(t, GraphQLScalarType):
             return Completer(
                 LEAF, nullable, serialize=t.serialize, leaf_kind=_leaf_kind(t), type_name=t.name
             )
         if isinstance(t, GraphQLObjectType):
             return Completer(OBJECT, nullable, type_name=t.name, plan=self.object_plan(t, sub_sets))
         raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
+
+
+def _memo_serialize(t: GraphQLEnumType) -> Callable[[Any], Any]:
+    """Enum serialisation memoised per value (an enum has few values)."""
+    memo: dict[Any, Any] = {}
+    serialize = t.serialize
+
+    def cached(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            result = memo[value] = serialize(value)
+            return result
+        except TypeError:  # unhashable: no memo
+            return serialize(value)
+
+    return cached
 
 
 def _uses_variables(args: tuple[ArgumentNode, ...] | None) -> bool:

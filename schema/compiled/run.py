@@ -147,7 +147,7 @@ class Run:
                 if fp.is_async:
                     pending.append((value, node, fp))
                     continue
-                if isinstance(value, Awaitable):
+                if _is_awaitable(type(value)):
                     pending.append((_as_coroutine(value), node, fp))
                     continue
             self.complete_field(fp, value, node)
@@ -258,14 +258,19 @@ class Run:
             )
             return
         if kind == LIST:
-            if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+            tv = type(value)
+            if (
+                tv is not list
+                and tv is not tuple
+                and (isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable))
+            ):
                 err = GraphQLError(
                     f"Expected Iterable, but did not find one for field"
                     f" '{fp.parent_type.name}.{fp.name}'."
                 )
                 self.error_at(err, node, fp, path, ((container, key, c.nullable), *outer))
                 return
-            items = list(value)
+            items = value if tv is list else list(value)
             out: list[Any] = [None] * len(items)
             container[key] = out
             item_c = c.item
@@ -278,6 +283,9 @@ class Run:
                         self.null_violation(fp, node, ipath, ((out, i, False), *chain))
                     continue
                 if item_c.kind == LEAF:
+                    if item_c.leaf_kind == LEAF_STR and type(item) is str:
+                        out[i] = item
+                        continue
                     try:
                         assert item_c.serialize is not None
                         out[i] = item_c.serialize(item)
@@ -333,6 +341,17 @@ class Run:
 
     def errors_list(self) -> list[GraphQLError]:
         return [error for error, _position in self.errors]
+
+
+_AWAITABLE_TYPES: dict[type, bool] = {}
+
+
+def _is_awaitable(t: type) -> bool:
+    """Whether values of type ``t`` are awaitable (cached: the ABC check is slow)."""
+    known = _AWAITABLE_TYPES.get(t)
+    if known is None:
+        known = _AWAITABLE_TYPES[t] = issubclass(t, Awaitable)
+    return known
 
 
 def _as_coroutine(aw: Awaitable[Any]) -> Coroutine[Any, Any, Any]:

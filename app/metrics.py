@@ -1,0 +1,140 @@
+"""Prometheus metrics, one registry per app (tests and several apps never collide).
+
+What is measured: HTTP requests and latency per route; GraphQL requests and
+latency per operation name; GraphQL errors by ``extensions.code``; SQL
+statements per GraphQL request (``storage.instrument``); loader batch sizes
+(``loaders.base.batch_observer``).
+
+Operation names come from clients, so they are bounded before they become a
+label: names that are not plain GraphQL names become ``invalid``, a missing
+name ``anonymous``, and once ``max_operation_names`` distinct names have been
+seen, new ones are counted as ``other``. Error codes outside the registry are
+counted as ``OTHER``. Without that, a client sending random operation names
+would grow ``/metrics`` without bound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+
+from app.logging import RequestInfo, current_request
+from resolvers.errors import ERROR_CODES
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SQL_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+
+
+class Metrics:
+    def __init__(self, *, max_operation_names: int = 200) -> None:
+        self.registry = CollectorRegistry()
+        self.max_operation_names = max_operation_names
+        self._operations: set[str] = set()
+        r = self.registry
+        self.http_requests = Counter(
+            "cryptoql_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "cryptoql_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "cryptoql_http_requests_in_flight", "HTTP requests being served.", registry=r
+        )
+        self.graphql_requests = Counter(
+            "cryptoql_graphql_requests",
+            "GraphQL requests by operation name, type and outcome (ok or error).",
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
+        self.graphql_latency = Histogram(
+            "cryptoql_graphql_request_duration_seconds",
+            "GraphQL request latency by operation name.",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.graphql_errors = Counter(
+            "cryptoql_graphql_errors", "GraphQL errors by extensions.code.", ["code"], registry=r
+        )
+        self.sql_statements = Histogram(
+            "cryptoql_sql_statements_per_request",
+            "SQL statements issued while serving one GraphQL request.",
+            ["operation"],
+            buckets=_SQL_BUCKETS,
+            registry=r,
+        )
+        self.loader_batch_size = Histogram(
+            "cryptoql_loader_batch_size",
+            "Keys per dataloader batch, by loader.",
+            ["loader"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+
+    def operation_label(self, name: str | None) -> str:
+        if not name:
+            return "anonymous"
+        if not _NAME.fullmatch(name):
+            return "invalid"
+        if name in self._operations:
+            return name
+        if len(self._operations) >= self.max_operation_names:
+            return "other"
+        self._operations.add(name)
+        return name
+
+    def observe_batch(self, loader: str, size: int) -> None:
+        self.loader_batch_size.labels(loader).observe(size)
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(route, method, str(status)).inc()
+        self.http_latency.labels(route).observe(seconds)
+
+    def observe_graphql(self, info: RequestInfo, seconds: float, sql_statements: int) -> None:
+        operation = self.operation_label(info.operation_name)
+        outcome = "error" if info.error_codes else "ok"
+        self.graphql_requests.labels(operation, info.operation_type or "none", outcome).inc()
+        self.graphql_latency.labels(operation).observe(seconds)
+        self.sql_statements.labels(operation).observe(sql_statements)
+        for code in info.error_codes:
+            self.graphql_errors.labels(code if code in ERROR_CODES else "OTHER").inc()
+
+    async def endpoint(self, _request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class ObserveOperation(SchemaExtension):
+    """Records the operation's name and type for the access log and the metrics."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        info = current_request.get()
+        if info is None:
+            return
+        ec = self.execution_context
+        try:
+            info.operation_name = ec.operation_name
+            info.operation_type = ec.operation_type.value
+        except Exception:
+            info.operation_type = info.operation_type or None

@@ -1,0 +1,199 @@
+"""Actual cost: the same weights, applied to what the response really holds.
+
+The static estimate assumes every list is full; the actual cost counts the
+items that came back (Shopify's ``actualQueryCost``, IBM's ``responseCosts``).
+The difference is refunded to the caller's budget.
+
+The walk follows the executor's rules rather than the analyser's: fields with
+the same response key are merged (the response holds them once), ``null``
+objects and empty lists cost nothing, and an object under an interface or
+union is priced as the concrete type whose selection matches the keys it has
+(``__typename`` decides when it was selected). Free leaves are never visited,
+and a list of objects whose selection holds nothing priced is counted without
+visiting its items, so the walk stays a small fraction of execution time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql.execution.values import VariableValues
+
+from cost.analysis import INTROSPECTION_FIELDS, AnalysisConfig
+from cost.arguments import argument_cost, is_included
+from cost.model import CostModel, FieldCost
+from cost.plan import SelectionPlan, Shape
+
+
+@dataclass(slots=True)
+class _Entry:
+    fc: FieldCost
+    arg_cost: float
+    children: list[SelectionPlan] = field(default_factory=list)
+    #: the children's collected fields per concrete type (filled on first use)
+    collected: dict[str, _Collected] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Collected:
+    #: response keys that can carry a price (composite, weighted leaf, argument cost)
+    priced: dict[str, _Entry]
+    #: every response key the selection produces for this type
+    keys: frozenset[str]
+
+
+_MISSING = object()
+
+
+class ActualCounter:
+    def __init__(
+        self,
+        model: CostModel,
+        config: AnalysisConfig,
+        variables: VariableValues | None,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.variables = variables
+        self._collected: dict[tuple[tuple[int, ...], str], _Collected] = {}
+
+    def collect_for(self, entry: _Entry, type_name: str) -> _Collected:
+        found = entry.collected.get(type_name)
+        if found is None:
+            found = entry.collected[type_name] = self.collect(entry.children, type_name)
+        return found
+
+    def collect(self, plans: list[SelectionPlan], type_name: str) -> _Collected:
+        key = (tuple(id(p) for p in plans), type_name)
+        found = self._collected.get(key)
+        if found is None:
+            found = self._collected[key] = self._collect(plans, type_name)
+        return found
+
+    def _collect(self, plans: list[SelectionPlan], type_name: str) -> _Collected:
+        priced: dict[str, _Entry] = {}
+        keys: set[str] = set()
+        possible = self.model.possible_types
+
+        def visit(plan: SelectionPlan) -> None:
+            for fp in plan.fields:
+                if fp.conditional and not is_included(fp.node, self.variables):
+                    continue
+                keys.add(fp.key)
+                if fp.name == "__typename":
+                    continue
+                if fp.name in INTROSPECTION_FIELDS:
+                    fc = FieldCost(
+                        parent=type_name,
+                        name=fp.name,
+                        weight=self.config.introspection_cost,
+                        declared_weight=None,
+                        is_list=False,
+                        is_leaf=True,
+                        is_abstract=False,
+                        returns=fp.name,
+                    )
+                else:
+                    found = self.model.field_cost(type_name, fp.name)
+                    if found is None:
+                        continue
+                    fc = found
+                arg = argument_cost(fc, fp.node)
+                if fc.is_leaf and fc.weight == 0 and arg == 0:
+                    continue
+                entry = priced.get(fp.key)
+                if entry is None:
+                    entry = priced[fp.key] = _Entry(fc=fc, arg_cost=arg)
+                else:
+                    entry.arg_cost = max(entry.arg_cost, arg)
+                if fp.children is not None:
+                    entry.children.append(fp.children)
+            for fr in plan.fragments:
+                if fr.conditional and not is_included(fr.node, self.variables):
+                    continue
+                cond = fr.type_condition
+                if (
+                    cond is not None
+                    and cond != type_name
+                    and type_name not in possible.get(cond, ())
+                ):
+                    continue
+                visit(fr.plan)
+
+        for plan in plans:
+            visit(plan)
+        return _Collected(priced=priced, keys=frozenset(keys))
+
+    # -- values --------------------------------------------------------------
+
+    def object_cost(self, collected: _Collected, obj: dict[str, Any]) -> float:
+        total = 0.0
+        for key, entry in collected.priced.items():
+            value = obj.get(key, _MISSING)
+            if value is not _MISSING:
+                total += entry.arg_cost + self.value_cost(entry, value)
+        return total
+
+    def value_cost(self, entry: _Entry, value: Any) -> float:
+        if value is None:
+            return 0.0
+        fc = entry.fc
+        if isinstance(value, list):
+            if fc.is_leaf:
+                return fc.weight * _count(value)
+            if not fc.is_abstract and not self.collect_for(entry, fc.returns).priced:
+                return fc.weight * _count(value)
+            return sum(self.value_cost(entry, item) for item in value)
+        if fc.is_leaf:
+            return fc.weight
+        if not isinstance(value, dict):
+            return fc.weight
+        if not fc.is_abstract:
+            return fc.weight + self.object_cost(self.collect_for(entry, fc.returns), value)
+        return self._abstract_cost(entry, value)
+
+    def _abstract_cost(self, entry: _Entry, obj: dict[str, Any]) -> float:
+        fc = entry.fc
+        candidates = self.model.concrete_types(fc.returns)
+        typename = obj.get("__typename")
+        if isinstance(typename, str) and typename in candidates:
+            candidates = (typename,)
+        else:
+            keys = frozenset(obj)
+            matching = tuple(c for c in candidates if self.collect_for(entry, c).keys == keys)
+            candidates = matching or candidates
+        best = 0.0
+        for concrete in candidates:
+            weight = (
+                fc.declared_weight
+                if fc.declared_weight is not None
+                else self.model.type_weight(concrete)
+            )
+            best = max(best, weight + self.object_cost(self.collect_for(entry, concrete), obj))
+        return best
+
+
+def _count(items: list[Any]) -> int:
+    n = 0
+    for item in items:
+        if isinstance(item, list):
+            n += _count(item)
+        elif item is not None:
+            n += 1
+    return n
+
+
+def actual_cost(
+    model: CostModel,
+    shape: Shape,
+    variables: VariableValues | None,
+    data: dict[str, Any] | None,
+    root_type: str,
+    config: AnalysisConfig | None = None,
+) -> float:
+    """The cost of the data an operation actually returned."""
+    if not data:
+        return 0.0
+    counter = ActualCounter(model, config or AnalysisConfig(), variables)
+    return counter.object_cost(counter.collect([shape.root], root_type), data)

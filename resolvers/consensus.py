@@ -1,0 +1,203 @@
+"""Consensus price: the median of fresh per-source quotes, with a robust outlier rule.
+
+Pure functions, no I/O: the price resolver and the live ``prices``
+subscription both call :func:`agree` on per-source quotes already converted
+to the requested quote currency (``resolvers.quotes``).
+
+The method (also in ``docs/consensus.md``):
+
+1. **Freshness.** A quote is *stale* when its age at the instant exceeds the
+   source's threshold (``stale_after_seconds``, per-source overrides). Stale
+   quotes are left out while at least one fresh quote exists. When every
+   quote is stale, all of them are used and the result says ``stale: true``
+   and ``method: LAST_KNOWN`` (the last good values, flagged, never hidden).
+2. **Outliers** (only with three or more candidates; with two there is no
+   majority to say which one is wrong). With ``m`` the median of the
+   candidates and ``MAD`` the median of ``|x - m|``, the robust scale is
+   ``s = max(1.4826 · MAD, min_deviation · |m|)`` and a quote is rejected
+   when ``|x - m| > threshold · s`` (defaults: threshold 3.5, min_deviation
+   0.1 %). 1.4826 makes the MAD a consistent estimator of the standard
+   deviation for normal data, so the threshold reads as a robust z-score
+   (Iglewicz & Hoaglin suggest 3.5). The floor stops a quote being rejected
+   for a negligible difference when the others agree exactly (MAD = 0).
+   Rejected quotes are named in ``outliers``.
+3. **Value.** The median of the kept quotes (mean of the middle two for an
+   even count). ``spread = (max - min) / median`` over the kept quotes;
+   ``observedAt`` is the newest kept observation.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from storage.types import canonical_decimal
+
+MAD_SCALE = Decimal("1.4826")
+_PRECISION = 60  # enough for 40-digit values, their sums and ratios, exactly
+
+
+class Method:
+    """How the consensus value was formed (string constants shared with the schema enum)."""
+
+    MEDIAN = "MEDIAN"
+    SINGLE_SOURCE = "SINGLE_SOURCE"
+    LAST_KNOWN = "LAST_KNOWN"
+
+
+class Excluded:
+    """Why a per-source quote did not enter the consensus."""
+
+    STALE = "STALE"
+    OUTLIER = "OUTLIER"
+    NO_CONVERSION_RATE = "NO_CONVERSION_RATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """An explicit currency conversion applied to a source's quote."""
+
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+    rate_observed_at: datetime | None
+    rate_stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePrice:
+    """One source's latest quote, expressed in the requested quote currency.
+
+    ``price`` is ``None`` when the stored currency could not be converted.
+    """
+
+    source: str
+    price: Decimal | None
+    quote: str
+    original_currency: str
+    original_price: Decimal
+    observed_at: datetime
+    conversion: Conversion | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVerdict:
+    entry: SourcePrice
+    age_seconds: int
+    stale: bool
+    used: bool
+    excluded: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    value: Decimal
+    quote: str
+    observed_at: datetime
+    age_seconds: int
+    stale: bool
+    source_count: int
+    spread: Decimal | None
+    method: str
+    outliers: tuple[str, ...]
+    sources: tuple[SourceVerdict, ...]
+
+
+def median(values: Sequence[Decimal]) -> Decimal:
+    """The median; the mean of the two middle values for an even count."""
+    if not values:
+        raise ValueError("median of nothing")
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def outliers(
+    values: Sequence[Decimal], *, threshold: Decimal, min_deviation: Decimal
+) -> list[bool]:
+    """Flags, per value, whether the MAD rule rejects it (see the module docstring)."""
+    if len(values) < 3:
+        return [False] * len(values)
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        m = median(values)
+        deviations = [abs(v - m) for v in values]
+        scale = max(MAD_SCALE * median(deviations), min_deviation * abs(m))
+        if scale == 0:
+            return [False] * len(values)
+        limit = threshold * scale
+        return [d > limit for d in deviations]
+
+
+def agree(
+    entries: Sequence[SourcePrice],
+    *,
+    quote: str,
+    at: datetime,
+    stale_after: Callable[[str], int],
+    threshold: Decimal,
+    min_deviation: Decimal,
+) -> Consensus | None:
+    """The consensus of ``entries`` at instant ``at``; ``None`` if no entry has a price."""
+    priced = [e for e in entries if e.price is not None]
+    if not priced:
+        return None
+    ages = {id(e): max(0, int((at - e.observed_at).total_seconds())) for e in entries}
+    stale = {id(e): ages[id(e)] > stale_after(e.source) for e in entries}
+    fresh = [e for e in priced if not stale[id(e)]]
+    candidates = fresh or priced
+    prices = [e.price for e in candidates if e.price is not None]
+    flags = outliers(prices, threshold=threshold, min_deviation=min_deviation)
+    rejected = {id(e) for e, bad in zip(candidates, flags, strict=True) if bad}
+    kept = [e for e in candidates if id(e) not in rejected]
+    kept_prices = [e.price for e in kept if e.price is not None]
+    value = median(kept_prices)
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        spread = (max(kept_prices) - min(kept_prices)) / value if value else None
+    if not fresh:
+        method = Method.LAST_KNOWN
+    elif len(kept) == 1:
+        method = Method.SINGLE_SOURCE
+    else:
+        method = Method.MEDIAN
+    observed_at = max(e.observed_at for e in kept)
+    used = {id(e) for e in kept}
+    verdicts = []
+    for e in sorted(entries, key=lambda x: (x.source, x.original_currency)):
+        if e.price is None:
+            reason: str | None = Excluded.NO_CONVERSION_RATE
+        elif id(e) in rejected:
+            reason = Excluded.OUTLIER
+        elif id(e) not in used:
+            reason = Excluded.STALE
+        else:
+            reason = None
+        verdicts.append(
+            SourceVerdict(
+                entry=e,
+                age_seconds=ages[id(e)],
+                stale=stale[id(e)],
+                used=id(e) in used,
+                excluded=reason,
+            )
+        )
+    return Consensus(
+        value=canonical_decimal(value),
+        quote=quote,
+        observed_at=observed_at,
+        age_seconds=max(0, int((at - observed_at).total_seconds())),
+        stale=not fresh,
+        source_count=len(kept),
+        spread=None if spread is None else canonical_decimal(round(spread, 12)),
+        method=method,
+        outliers=tuple(sorted(e.source for e in candidates if id(e) in rejected)),
+        sources=tuple(verdicts),
+    )

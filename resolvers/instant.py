@@ -1,0 +1,64 @@
+"""The instant a subtree of the graph is read at ("time travel").
+
+``asOf`` is accepted on the root fields (``asset``, ``assets``, ``chain``,
+``chains``) and carried down on the wrapping objects (``Asset``, ``Chain``
+…) as an :class:`Instant`, not through the request context. Two aliased
+roots in one document may ask for different instants
+(``now: asset(id: "bitcoin") {…}  then: asset(id: "bitcoin", asOf: …) {…}``);
+a per-request context value could hold only one of them, while a value on the
+wrapper scopes each instant to exactly its own subtree and needs no argument
+repeated on nested fields.
+
+Without ``asOf`` the instant is the request's fixed ``ctx.now``, so every
+age and staleness figure in one response is measured against the same
+moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from resolvers.context import Context
+from resolvers.errors import BadUserInput
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """``at``: read values as they stood then; ``historical``: ``asOf`` was given.
+
+    A historical read also refuses stored candles that closed after ``at``
+    (they contain later trades); a live read shows the forming candle.
+    """
+
+    at: datetime
+    historical: bool = False
+
+    def age_seconds(self, observed_at: datetime) -> int:
+        return max(0, int((self.at - observed_at).total_seconds()))
+
+    def minus(self, seconds: int) -> datetime:
+        return self.at - timedelta(seconds=seconds)
+
+
+def require_aware(name: str, value: datetime) -> datetime:
+    """Reject naive timestamps instead of guessing their zone; normalise to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadUserInput(
+            f"{name} must carry a timezone, e.g. 2024-01-01T00:00:00Z",
+            extensions={"argument": name},
+        )
+    return value.astimezone(UTC)
+
+
+def resolve_instant(ctx: Context, as_of: datetime | None) -> Instant:
+    """The instant for a root field: ``asOf`` if given (never in the future), else now."""
+    if as_of is None:
+        return Instant(at=ctx.now)
+    at = require_aware("asOf", as_of)
+    if at > ctx.now:
+        raise BadUserInput(
+            f"asOf {at.isoformat()} is in the future (now is {ctx.now.isoformat()})",
+            extensions={"argument": "asOf"},
+        )
+    return Instant(at=at, historical=True)

@@ -1,0 +1,102 @@
+"""Signal types: latest trading signals and the composite trader grade."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from cost.directives import list_size
+from resolvers.instant import Instant
+from resolvers.signals import grade_components
+from storage.records import SignalRecord
+
+
+@strawberry.enum(description="Which way a signal points.")
+class SignalDirection(Enum):
+    BULLISH = strawberry.enum_value("bullish", description="Points up.")
+    BEARISH = strawberry.enum_value("bearish", description="Points down.")
+    NEUTRAL = strawberry.enum_value("neutral", description="No clear direction.")
+
+
+def _direction(raw: str) -> SignalDirection:
+    try:
+        return SignalDirection(raw.lower())
+    except ValueError:
+        return SignalDirection.NEUTRAL
+
+
+@strawberry.type(description="The latest value of one signal kind from one source.")
+class Signal:
+    kind: str = strawberry.field(description="Signal kind, e.g. rsi, macd, sma_cross.")
+    value: Decimal = strawberry.field(description="The signal's value.")
+    direction: SignalDirection = strawberry.field(description="Which way it points.")
+    horizon: str = strawberry.field(description="The interval it was computed on, e.g. 1h.")
+    computed_at: datetime = strawberry.field(description="When it was computed (UTC).")
+    age_seconds: int = strawberry.field(description="Its age at the instant read.")
+    source: str = strawberry.field(
+        description="Who computed it: cryptoql (our engine) or an upstream provider."
+    )
+    details: JSON | None = strawberry.field(
+        description="Inputs and parameters behind the value, as stored."
+    )
+
+    @classmethod
+    def of(cls, s: SignalRecord, instant: Instant) -> Signal:
+        return cls(
+            kind=s.kind,
+            value=s.value,
+            direction=_direction(s.direction),
+            horizon=s.horizon,
+            computed_at=s.computed_at,
+            age_seconds=instant.age_seconds(s.computed_at),
+            source=s.source,
+            details=None if s.details is None else JSON(s.details),
+        )
+
+
+@strawberry.type(description="One weighted component of a trader grade.")
+class GradeComponent:
+    name: str = strawberry.field(description="Component name, e.g. trend, momentum.")
+    score: Decimal = strawberry.field(description="Component score, 0–100.")
+    weight: Decimal | None = strawberry.field(
+        description="Its weight in the grade (null when the source does not publish weights)."
+    )
+
+
+@strawberry.type(
+    description="The composite trader grade, 0–100, with its component scores (docs/signals.md)."
+)
+class Grade:
+    record: strawberry.Private[SignalRecord]
+    value: Decimal = strawberry.field(description="The grade, 0–100.")
+    direction: SignalDirection = strawberry.field(description="Bullish, bearish or neutral.")
+    horizon: str = strawberry.field(description="The interval it was computed on.")
+    computed_at: datetime = strawberry.field(description="When it was computed (UTC).")
+    age_seconds: int = strawberry.field(description="Its age at the instant read.")
+    source: str = strawberry.field(description="Who computed it.")
+
+    @strawberry.field(
+        description="The component scores behind the grade.",
+        directives=[list_size(assumed_size=10)],
+    )
+    def components(self) -> list[GradeComponent]:
+        return [
+            GradeComponent(name=c.name, score=c.score, weight=c.weight)
+            for c in grade_components(self.record.details)
+        ]
+
+    @classmethod
+    def of(cls, s: SignalRecord, instant: Instant) -> Grade:
+        return cls(
+            record=s,
+            value=s.value,
+            direction=_direction(s.direction),
+            horizon=s.horizon,
+            computed_at=s.computed_at,
+            age_seconds=instant.age_seconds(s.computed_at),
+            source=s.source,
+        )
