@@ -1,6 +1,6 @@
 """Speed bench: the dashboard query through every execution path, in one run.
 
-    python -m bench speed [--quick] [--sizes 10,100,1000] [--duration 6] [--concurrency 4]
+    python -m bench speed [--quick] [--sizes 10,100,250] [--duration 6] [--concurrency 4]
 
 For each N it drives one uvicorn worker per path with the same dashboard query
 (``bench.dashboard.DASHBOARD``: N assets, each with consensus price and its
@@ -167,7 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--url", default=DEFAULT_URL, help="database URL (default: data/bench-speed.db)"
     )
-    ap.add_argument("--sizes", default="10,100,1000", help="dashboard sizes N (comma-separated)")
+    ap.add_argument(
+        "--sizes",
+        default="10,100,250",
+        help="dashboard sizes N, each <= 250 (the API bounds first)",
+    )
     ap.add_argument("--paths", default=",".join(PATHS), help="which paths to run")
     ap.add_argument("--duration", type=float, default=6.0, help="seconds of load per point")
     ap.add_argument("--concurrency", type=int, default=4, help="concurrent keep-alive clients")
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.quick:
         args.duration = min(args.duration, 2.0)
-        if args.sizes == "10,100,1000":
+        if args.sizes == "10,100,250":
             args.sizes = "10,100"
     asyncio.run(run(args))
     return 0
