@@ -52,7 +52,7 @@ async def broker_component(settings: Settings, state: AppState) -> AsyncIterator
 
 
 #: young-generation threshold and the generation multipliers while tuned
-GC_THRESHOLDS = (50_000, 20, 100)
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def _tune_gc(settings: Settings) -> tuple[int, int, int] | None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -88,7 +89,9 @@ async def seed(url: str, n: int) -> list[str]:
     return ids
 
 
-def start_server(db_url: str, workdir: Path, namespace: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    db_url: str, workdir: Path, namespace: str, extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOQL_")}
     env.update(
@@ -106,6 +109,7 @@ def start_server(db_url: str, workdir: Path, namespace: str) -> tuple[subprocess
         CRYPTOQL_WS_MAX_CONNECTIONS_PER_KEY="100000",
         CRYPTOQL_WS_MAX_SUBSCRIPTIONS_PER_KEY="100000",
     )
+    env.update(extra or {})
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -165,7 +169,11 @@ async def soak(url: str, port: int, pid: int, cycles: int, assets: list[str]) ->
     await run_cycles(500)  # warm-up
     await asyncio.sleep(2)
     fds0, rss0, g0 = open_fds(pid), rss_mb(pid), await gauges(port)
-    took = await run_cycles(cycles)
+    took = 0.0
+    step = max(1, cycles // 4)
+    for done in range(step, cycles + 1, step):
+        took += await run_cycles(step)
+        print(f"  after {done} cycles: server RSS {rss_mb(pid):.1f} MB, fds {open_fds(pid)}")
     await asyncio.sleep(3)
     fds1, rss1, g1 = open_fds(pid), rss_mb(pid), await gauges(port)
     print(f"{cycles} cycles in {took:.0f} s ({cycles / took:.0f}/s)")
@@ -241,7 +249,8 @@ async def run(args: argparse.Namespace) -> None:
     await asyncio.to_thread(migrate.upgrade, db_url)
     assets = await seed(db_url, args.assets)
     namespace = f"bench:{uuid.uuid4().hex[:8]}:"
-    proc, port = start_server(db_url, workdir, namespace)
+    extra = {"CRYPTOQL_GC_TUNING": "false"} if args.no_gc_tuning else {}
+    proc, port = start_server(db_url, workdir, namespace, extra)
     url = f"ws://127.0.0.1:{port}/graphql"
     print(f"server pid {proc.pid} on {url}; {args.assets} assets, 1 tick/s each")
     broker = RedisBroker(REDIS_URL, namespace=namespace)
@@ -276,9 +285,15 @@ async def run(args: argparse.Namespace) -> None:
             ramp = time.monotonic() - t_ramp
             if args.slow and not slow_socks:
                 slow_socks = await stalled(url, args.slow)
+            # The load client holds 10,000 sockets too: keep its own GC pauses out of
+            # the receipt timestamps (it is a short-lived measuring tool).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(200_000, 50, 1000)
             await asyncio.sleep(args.settle)
             before = await server_counters(port)
             cpu0 = cpu_seconds(proc.pid)
+            client0 = time.process_time()
             stats.reset_window()
             stats.recording = True
             t0 = time.monotonic()
@@ -286,6 +301,7 @@ async def run(args: argparse.Namespace) -> None:
             stats.recording = False
             elapsed = time.monotonic() - t0
             cpu = cpu_seconds(proc.pid) - cpu0
+            client_cpu = (time.process_time() - client0) / elapsed * 100
             after = await server_counters(port)
             msgs = stats.messages
             rss = rss_mb(proc.pid)
@@ -303,7 +319,8 @@ async def run(args: argparse.Namespace) -> None:
                 f"{after['cryptoql_ws_frames_dropped_total']:7.0f}  "
                 f"{after['cryptoql_ws_frames_conflated_total']:9.0f}  "
                 f"{render_s / max(renders, 1) * 1000:9.3f}"
-                f"   (ramp {ramp:.0f} s, live {stats.live}, closed {stats.closed})",
+                f"   (ramp {ramp:.0f} s, live {stats.live}, closed {stats.closed}, "
+                f"load client cpu {client_cpu:.0f}%)",
                 flush=True,
             )
     finally:
@@ -338,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--concurrency", type=int, default=20, help="handshakes in flight")
     p.add_argument("--slow", type=int, default=0, help="subscribers that stop reading")
     p.add_argument("--soak", type=int, default=0, help="run N connect/subscribe/close cycles")
+    p.add_argument("--no-gc-tuning", action="store_true", help="server with default GC settings")
     p.add_argument("--keep", action="store_true", help="keep the work dir (server log)")
     args: Any = p.parse_args(argv)
     asyncio.run(run(args))
