@@ -38,7 +38,6 @@ import json
 import logging
 from collections import deque
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -48,15 +47,16 @@ from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_o
 from strawberry.schema.base import BaseSchema
 from strawberry.types.graphql import OperationType
 
-from app.auth import AuthError, authenticate
-from app.auth.middleware import client_ip, presented_key
+from app.auth import AuthError
 from app.context import build_context
 from app.http_json import decode_json
 from app.settings import Settings
+from app.ws_auth import authenticate_init, key_refusal
 from app.ws_ops import Close, KeyCaps, LiveCollector, LiveStats, Operation
 from resolvers.principal import Principal
 from resolvers.subscriptions.errors import SubscriptionLimit
-from resolvers.subscriptions.topics import TopicHub, mask
+from resolvers.subscriptions.render import mask
+from resolvers.subscriptions.topics import TopicHub
 
 log = logging.getLogger("cryptoql.ws")
 
@@ -68,7 +68,6 @@ EVENT_COST_CACHE = 1024
 KEY_RECHECK_SECONDS = 30.0
 #: Queries may run over the socket too (a client multiplexing everything); mutations use HTTP.
 WS_OPERATIONS = (OperationType.QUERY, OperationType.SUBSCRIPTION)
-_KEY_FIELDS = ("apiKey", "api_key", "x-api-key", "X-API-Key", "authorization", "Authorization")
 
 
 class LiveSocketServer:
@@ -319,19 +318,9 @@ class Connection:
 
     async def _recheck_key(self, principal: Principal) -> None:
         """A socket outlives its authentication: notice a revoked or expired key (4403)."""
-        if principal.key_id is None:
-            return
-        if principal.expires_at is not None and principal.expires_at <= datetime.now(UTC):
-            self.close(Close.FORBIDDEN, "This API key has expired")
-            return
-        keys = self.services.get("keys")
-        try:
-            active = True if keys is None else await keys.is_active(principal.key_id)
-        except Exception:  # a database hiccup must not drop live sockets
-            log.warning("could not recheck API key %s", principal.key_id, exc_info=True)
-            return
-        if not active:
-            self.close(Close.FORBIDDEN, "This API key has been revoked or has expired")
+        reason = await key_refusal(self.services, principal)
+        if reason is not None:
+            self.close(Close.FORBIDDEN, reason)
 
     # --- writing ------------------------------------------------------------------------
     def control(self, text: str) -> None:
@@ -492,22 +481,7 @@ class Connection:
             self.control('{"type":"ka"}')
 
     async def _authenticate(self, payload: dict[str, Any]) -> Principal:
-        presented: str | None = None
-        for name in _KEY_FIELDS:
-            value = payload.get(name)
-            if isinstance(value, str) and value.strip():
-                presented = value.strip()
-                if name.lower() == "authorization":
-                    scheme, _, credentials = presented.partition(" ")
-                    presented = credentials.strip() if scheme.lower() == "bearer" else presented
-                break
-        if presented is None:
-            presented = presented_key(self.scope.get("headers", []))
-        ip = client_ip(self.scope)
-        if "keys" not in self.services:
-            # No API-key component in this process (a bare test app): anonymous.
-            return Principal(client_ip=ip)
-        return await authenticate(self.services, presented, ip)
+        return await authenticate_init(self.services, self.scope, payload)
 
     # --- subscriptions ---------------------------------------------------------------------
     def _subscribe(self, op_id: str, payload: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from resolvers.intervals import parse_interval
 from resolvers.principal import Principal
 from resolvers.subscriptions import cursor
 from resolvers.subscriptions.errors import ReplayUnavailable, StreamInterrupted
+from resolvers.subscriptions.replay import window
 from resolvers.subscriptions.streams import (
     BlocksStream,
     CandlesStream,
@@ -40,7 +41,7 @@ from resolvers.subscriptions.streams import (
     SignalsStream,
     Stream,
 )
-from resolvers.subscriptions.topics import RenderSpec, TopicHub, window
+from resolvers.subscriptions.topics import RenderSpec, TopicHub
 
 log = logging.getLogger("cryptoql.subscriptions")
 

@@ -27,13 +27,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any, Protocol
 
-import orjson
-from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 from graphql.execution import execute_subscription_event
 
 from pubsub.broker import (
@@ -48,6 +47,8 @@ from resolvers.subscriptions import cursor
 from resolvers.subscriptions.errors import ReplayUnavailable, StreamInterrupted
 from resolvers.subscriptions.executor import EventScopedExecutor
 from resolvers.subscriptions.metering import Meter
+from resolvers.subscriptions.render import serialize
+from resolvers.subscriptions.replay import order, window
 from resolvers.subscriptions.streams import EventMeta, Stream
 
 log = logging.getLogger("cryptoql.subscriptions")
@@ -57,7 +58,6 @@ KNOWN_TTL_SECONDS = 300.0
 KNOWN_MAX = 100_000
 RESUME_BUFFER_LIMIT = 10_000
 RECONNECT_BACKOFF_MAX = 5.0
-MASKED_MESSAGE = "Internal server error"
 
 
 class Sink(Protocol):
@@ -99,34 +99,6 @@ class HubStats:
     render_errors: int = 0
     catch_ups: int = 0
     interrupted: int = 0
-
-
-def mask(error: GraphQLError) -> dict[str, Any]:
-    """A client-safe formatted error: expected errors keep their text, others are masked."""
-    original = error.original_error
-    code = (error.extensions or {}).get("code")
-    if (
-        isinstance(error, CryptoQLError)
-        or (original is None and code)
-        or (isinstance(original, CryptoQLError))
-    ):
-        return dict(error.formatted)
-    if original is not None and not isinstance(original, GraphQLError):
-        log.error("subscription event failed", exc_info=original)
-    out: dict[str, Any] = {
-        "message": MASKED_MESSAGE,
-        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-    }
-    if error.path:
-        out["path"] = list(error.path)
-    return out
-
-
-def serialize(result: ExecutionResult) -> str:
-    body: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        body["errors"] = [mask(e) for e in result.errors]
-    return orjson.dumps(body).decode()
 
 
 @dataclass
@@ -256,7 +228,7 @@ class Topic:
         missed: list[Event] = []
         for ch in self.stream.channels:
             missed.extend(await broker.replay(ch, self.positions.get(ch, 0)))
-        for event in sorted(missed, key=_order):
+        for event in sorted(missed, key=order):
             await self._apply(event)
 
     async def _apply(self, event: Event) -> None:
@@ -370,54 +342,6 @@ class Topic:
                 "with a query and subscribe without `after`",
                 oldest={exc.channel: exc.oldest},
             ) from None
-
-
-def _order(event: Event) -> tuple[Any, ...]:
-    return (event.ts, event.channel, event.seq)
-
-
-async def retained(
-    broker: Broker, channel: str, upto: int, *, since: int | None, history: bool
-) -> list[Event]:
-    """Retained events of ``channel`` with ``seq <= upto``, oldest first.
-
-    ``since`` (a cursor position): every event after it must still be retained,
-    else :class:`ReplayWindowExceeded`. ``history``: also return the retained
-    events up to ``since`` (or all of them without ``since``), which a stream
-    that folds state (prices) needs to rebuild it.
-    """
-    if since is not None and not history:
-        got = await broker.replay(channel, since)
-    else:
-        size = int(getattr(broker, "replay_window", 1000))
-        try:
-            got = await broker.replay(channel, max(0, upto - size))
-        except ReplayWindowExceeded as exc:
-            got = await broker.replay(channel, max(0, exc.oldest - 1))
-        if since is not None and since < upto:
-            first = got[0].seq if got else upto + 1
-            if first > since + 1:
-                raise ReplayWindowExceeded(channel, since, first)
-    return [e for e in got if e.seq <= upto]
-
-
-async def window(
-    broker: Broker,
-    channels: Sequence[str],
-    upto: Mapping[str, int],
-    *,
-    since: Mapping[str, int] | None,
-    history: bool,
-) -> list[Event]:
-    """:func:`retained` over several channels, merged in publish order."""
-    out: list[Event] = []
-    for ch in channels:
-        out.extend(
-            await retained(
-                broker, ch, upto[ch], since=None if since is None else since[ch], history=history
-            )
-        )
-    return sorted(out, key=_order)
 
 
 class TopicHub:
