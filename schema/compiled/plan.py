@@ -47,6 +47,8 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from schema.compiled.fast import compile_list, compile_object
+
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
@@ -71,6 +73,8 @@ class Completer:
     type_name: str = ""
     plan: ObjectPlan | None = None
     item: Completer | None = None
+    #: generated completion of a whole list value (schema.compiled.fast), when pure
+    fast: Callable[[Any], list[Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +104,8 @@ class ObjectPlan:
     type_name: str
     fields: list[FieldPlan] = field(default_factory=list)
     keys: tuple[str, ...] = ()
+    #: generated straight-line completion (schema.compiled.fast), when pure
+    fast: Callable[[Any], dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -208,6 +214,7 @@ class PlanBuilder:
         for key, nodes in grouped.items():
             plan.fields.append(self.field_plan(obj, key, nodes))
         plan.keys = tuple(f.key for f in plan.fields)
+        plan.fast = compile_object(plan)
         return plan
 
     def field_plan(self, obj: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> FieldPlan:
@@ -271,7 +278,9 @@ class PlanBuilder:
             nullable = False
             t = t.of_type
         if isinstance(t, GraphQLList):
-            return Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets))
+            lc = Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets))
+            lc.fast = compile_list(lc)
+            return lc
         if isinstance(t, GraphQLEnumType):
             return Completer(
                 LEAF, nullable, serialize=_memo_serialize(t), leaf_kind=LEAF_OTHER, type_name=t.name

@@ -28,6 +28,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, located_error
 from graphql.pyutils import Path
 from strawberry.types.info import Info
 
+from schema.compiled.fast import is_awaitable_type as _is_awaitable
 from schema.compiled.plan import (
     ATTR,
     LEAF,
@@ -251,6 +252,13 @@ class Run:
         kind = c.kind
         if kind == OBJECT:
             assert c.plan is not None
+            fast = c.plan.fast
+            if fast is not None:
+                try:
+                    container[key] = fast(value)
+                    return
+                except Exception:  # noqa: S110 - the generic path below reports it exactly
+                    pass
             res: dict[str, Any] = dict.fromkeys(c.plan.keys)
             container[key] = res
             self.next_level.append(
@@ -258,6 +266,13 @@ class Run:
             )
             return
         if kind == LIST:
+            fast_list = c.fast
+            if fast_list is not None:
+                try:
+                    container[key] = fast_list(value)
+                    return
+                except Exception:  # noqa: S110 - the generic path below reports it exactly
+                    pass
             tv = type(value)
             if (
                 tv is not list
@@ -341,17 +356,6 @@ class Run:
 
     def errors_list(self) -> list[GraphQLError]:
         return [error for error, _position in self.errors]
-
-
-_AWAITABLE_TYPES: dict[type, bool] = {}
-
-
-def _is_awaitable(t: type) -> bool:
-    """Whether values of type ``t`` are awaitable (cached: the ABC check is slow)."""
-    known = _AWAITABLE_TYPES.get(t)
-    if known is None:
-        known = _AWAITABLE_TYPES[t] = issubclass(t, Awaitable)
-    return known
 
 
 def _as_coroutine(aw: Awaitable[Any]) -> Coroutine[Any, Any, Any]:

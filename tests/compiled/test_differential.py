@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import queries
 
 from schema.compiled.errors import DocumentOrder
-from schema.compiled.executor import STATS, CompiledExecutor, ReferenceExecutor
+from schema.compiled.executor import PLANS, STATS, CompiledExecutor, ReferenceExecutor
+from schema.compiled.plan import OperationPlan
 from tests.compiled.toy import Query, make_context
 
 REFERENCE = strawberry.Schema(query=Query, execution_context_class=ReferenceExecutor)
@@ -70,6 +71,32 @@ async def test_nested_lists_errors_and_nulls():
     ref, comp = await both(q, {"n": 20})
     assert ref == comp
     assert '"errors": []' not in ref  # the document really exercises error paths
+
+
+async def test_pure_selections_run_generated_code_and_fall_back_exactly():
+    # Item.children's selection is pure (attributes and sync resolvers only), so its
+    # objects and lists complete through code generated from the plan; some of them
+    # raise (boom), return null for a non-null field (must) or hold a null in a
+    # non-null list (strictTags), and those fall back to the generic path.
+    q = """{ items(first: 30) { id price { value } children(first: 3) {
+        id name upper colour tags boom maybeTags __typename } } }"""
+    ref, comp = await both(q)
+    assert ref == comp
+    assert '"data": {' in ref and "boom 3" in ref  # partial data, errors at their paths
+    plan = PLANS.get((id(COMPILED._schema), q, None))
+    assert isinstance(plan, OperationPlan)
+    item = plan.root.fields[0].completer.item
+    assert item is not None and item.plan is not None
+    assert item.plan.fast is None  # price is async: generic path
+    children = item.plan.fields[2].completer
+    assert children.fast is not None
+    assert children.item is not None and children.item.plan is not None
+    assert children.item.plan.fast is not None
+    for strict in ("must", "strictTags"):  # null for a non-null field / list item
+        q = "{ items(first: 30) { id children(first: 3) { id " + strict + " } } }"
+        ref, comp = await both(q)
+        assert ref == comp
+        assert f"Item.{strict}" in ref
 
 
 async def test_loaders_batch_a_whole_level_in_one_call():
