@@ -106,6 +106,10 @@ class Consensus:
     sources: tuple[SourceVerdict, ...]
 
 
+#: every computation runs at 60 significant digits: exact for stored values
+_CTX = decimal.Context(prec=_PRECISION)
+
+
 def median(values: Sequence[Decimal]) -> Decimal:
     """The median; the mean of the two middle values for an even count."""
     if not values:
@@ -114,9 +118,7 @@ def median(values: Sequence[Decimal]) -> Decimal:
     mid = len(ordered) // 2
     if len(ordered) % 2:
         return ordered[mid]
-    with decimal.localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return (ordered[mid - 1] + ordered[mid]) / 2
+    return _CTX.divide(_CTX.add(ordered[mid - 1], ordered[mid]), 2)
 
 
 def outliers(
@@ -125,15 +127,20 @@ def outliers(
     """Flags, per value, whether the MAD rule rejects it (see the module docstring)."""
     if len(values) < 3:
         return [False] * len(values)
-    with decimal.localcontext() as ctx:
-        ctx.prec = _PRECISION
-        m = median(values)
-        deviations = [abs(v - m) for v in values]
-        scale = max(MAD_SCALE * median(deviations), min_deviation * abs(m))
-        if scale == 0:
-            return [False] * len(values)
-        limit = threshold * scale
-        return [d > limit for d in deviations]
+    ctx = _CTX
+    m = median(values)
+    deviations = [ctx.abs(ctx.subtract(v, m)) for v in values]
+    scale = max(
+        ctx.multiply(MAD_SCALE, median(deviations)), ctx.multiply(min_deviation, ctx.abs(m))
+    )
+    if scale == 0:
+        return [False] * len(values)
+    limit = ctx.multiply(threshold, scale)
+    return [d > limit for d in deviations]
+
+
+def _verdict_order(e: SourcePrice) -> tuple[str, str]:
+    return (e.source, e.original_currency)
 
 
 def agree(
@@ -146,58 +153,62 @@ def agree(
     min_deviation: Decimal,
 ) -> Consensus | None:
     """The consensus of ``entries`` at instant ``at``; ``None`` if no entry has a price."""
-    priced = [e for e in entries if e.price is not None]
-    if not priced:
+    if all(e.price is None for e in entries):
         return None
-    ages = {id(e): max(0, int((at - e.observed_at).total_seconds())) for e in entries}
-    stale = {id(e): ages[id(e)] > stale_after(e.source) for e in entries}
-    fresh = [e for e in priced if not stale[id(e)]]
+    # Per entry: its age at the instant and whether it is stale (by position).
+    ages: list[int] = []
+    stale: list[bool] = []
+    for e in entries:
+        age = int((at - e.observed_at).total_seconds())
+        age = age if age > 0 else 0
+        ages.append(age)
+        stale.append(age > stale_after(e.source))
+    priced = [i for i, e in enumerate(entries) if e.price is not None]
+    fresh = [i for i in priced if not stale[i]]
     candidates = fresh or priced
-    prices = [e.price for e in candidates if e.price is not None]
+    prices: list[Decimal] = [entries[i].price for i in candidates]  # type: ignore[misc]
     flags = outliers(prices, threshold=threshold, min_deviation=min_deviation)
-    rejected = {id(e) for e, bad in zip(candidates, flags, strict=True) if bad}
-    kept = [e for e in candidates if id(e) not in rejected]
-    kept_prices = [e.price for e in kept if e.price is not None]
+    rejected = {i for i, bad in zip(candidates, flags, strict=True) if bad}
+    kept = [i for i in candidates if i not in rejected]
+    kept_prices = [p for i, p in zip(candidates, prices, strict=True) if i not in rejected]
     value = median(kept_prices)
-    with decimal.localcontext() as ctx:
-        ctx.prec = _PRECISION
-        spread = (max(kept_prices) - min(kept_prices)) / value if value else None
+    spread = (
+        _CTX.divide(_CTX.subtract(max(kept_prices), min(kept_prices)), value) if value else None
+    )
     if not fresh:
         method = Method.LAST_KNOWN
     elif len(kept) == 1:
         method = Method.SINGLE_SOURCE
     else:
         method = Method.MEDIAN
-    observed_at = max(e.observed_at for e in kept)
-    used = {id(e) for e in kept}
+    observed_at = max(entries[i].observed_at for i in kept)
+    used = set(kept)
     verdicts = []
-    for e in sorted(entries, key=lambda x: (x.source, x.original_currency)):
+    for i in sorted(range(len(entries)), key=lambda i: _verdict_order(entries[i])):
+        e = entries[i]
         if e.price is None:
             reason: str | None = Excluded.NO_CONVERSION_RATE
-        elif id(e) in rejected:
+        elif i in rejected:
             reason = Excluded.OUTLIER
-        elif id(e) not in used:
+        elif i not in used:
             reason = Excluded.STALE
         else:
             reason = None
         verdicts.append(
             SourceVerdict(
-                entry=e,
-                age_seconds=ages[id(e)],
-                stale=stale[id(e)],
-                used=id(e) in used,
-                excluded=reason,
+                entry=e, age_seconds=ages[i], stale=stale[i], used=i in used, excluded=reason
             )
         )
+    age = int((at - observed_at).total_seconds())
     return Consensus(
         value=canonical_decimal(value),
         quote=quote,
         observed_at=observed_at,
-        age_seconds=max(0, int((at - observed_at).total_seconds())),
+        age_seconds=age if age > 0 else 0,
         stale=not fresh,
         source_count=len(kept),
         spread=None if spread is None else canonical_decimal(round(spread, 12)),
         method=method,
-        outliers=tuple(sorted(e.source for e in candidates if id(e) in rejected)),
+        outliers=tuple(sorted(entries[i].source for i in candidates if i in rejected)),
         sources=tuple(verdicts),
     )

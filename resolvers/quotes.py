@@ -70,22 +70,40 @@ def rate_currencies(
     return {c for c in needed if c in currency_assets}
 
 
+#: rates and converted prices are computed at 60 significant digits (exact for stored values)
+_CTX = decimal.Context(prec=60)
+#: Conversion by (from, to, from-rate, to-rate): a pure function of its key, so a
+#: dashboard converting many assets' USDT quotes builds the same conversion once.
+_CONVERSIONS: dict[tuple[str, str, UsdRate, UsdRate], Conversion] = {}
+_CONVERSIONS_MAX = 1024
+
+
 def _rate(source_currency: str, quote: str, usd: Mapping[str, UsdRate | None]) -> Conversion | None:
     src = ONE_USD if source_currency == USD else usd.get(source_currency)
     dst = ONE_USD if quote == USD else usd.get(quote)
     if src is None or dst is None or dst.rate == 0:
         return None
+    key = (source_currency, quote, src, dst)
+    found = _CONVERSIONS.get(key)
+    if found is not None:
+        return found
     times = [t for t in (src.observed_at, dst.observed_at) if t is not None]
-    with decimal.localcontext() as ctx:
-        ctx.prec = 60
-        rate = (src.rate / dst.rate).quantize(SCALE)
-    return Conversion(
+    rate = _CTX.divide(src.rate, dst.rate).quantize(SCALE, context=_CTX)
+    found = Conversion(
         from_currency=source_currency,
         to_currency=quote,
         rate=canonical_decimal(rate),
         rate_observed_at=min(times) if times else None,
         rate_stale=src.stale or dst.stale,
     )
+    if len(_CONVERSIONS) >= _CONVERSIONS_MAX:
+        _CONVERSIONS.clear()
+    _CONVERSIONS[key] = found
+    return found
+
+
+def _usd_first(currency: str) -> tuple[bool, str]:
+    return (currency != USD, currency)
 
 
 def source_prices(
@@ -95,11 +113,15 @@ def source_prices(
     currency_assets: Mapping[str, str],
 ) -> list[SourcePrice]:
     """One entry per source, in ``quote`` (see the module docstring for the rules)."""
-    by_source: dict[str, dict[str, QuoteRecord]] = defaultdict(dict)
+    by_source: dict[str, dict[str, QuoteRecord]] = {}
     for q in quotes:
-        by_source[q.source][q.quote_currency] = q
+        currencies = by_source.get(q.source)
+        if currencies is None:
+            currencies = by_source[q.source] = {}
+        currencies[q.quote_currency] = q
     out: list[SourcePrice] = []
-    for source, by_currency in sorted(by_source.items()):
+    for source in sorted(by_source):
+        by_currency = by_source[source]
         direct = by_currency.get(quote)
         if direct is not None:
             out.append(
@@ -113,20 +135,22 @@ def source_prices(
                 )
             )
             continue
-        usable = sorted(
-            (c for c in by_currency if convertible(c, currency_assets)),
-            key=lambda c: (c != USD, c),
-        )
+        usable = sorted((c for c in by_currency if convertible(c, currency_assets)), key=_usd_first)
         if not usable:
             continue
-        chosen = next((c for c in usable if _rate(c, quote, usd) is not None), usable[0])
+        # The first usable currency with a known rate; else the first one, unpriced.
+        chosen, conversion = usable[0], None
+        for currency in usable:
+            conversion = _rate(currency, quote, usd)
+            if conversion is not None:
+                chosen = currency
+                break
         rec = by_currency[chosen]
-        conversion = _rate(chosen, quote, usd)
         price = None
         if conversion is not None:
-            with decimal.localcontext() as ctx:
-                ctx.prec = 60
-                price = canonical_decimal((rec.price * conversion.rate).quantize(SCALE))
+            price = canonical_decimal(
+                _CTX.multiply(rec.price, conversion.rate).quantize(SCALE, context=_CTX)
+            )
         out.append(
             SourcePrice(
                 source=source,
