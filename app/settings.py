@@ -152,6 +152,15 @@ class Settings(BaseSettings):
     quote_max_age_seconds: int = Field(
         default=7 * 86400, ge=1, description="Quotes older than this are never shown."
     )
+    max_page_size: int = Field(
+        default=250,
+        ge=1,
+        le=10_000,
+        description=(
+            "Largest `first` that `assets` accepts; more is a BAD_USER_INPUT "
+            "error. Query cost grows with it, so raise tier budgets with it."
+        ),
+    )
     signal_max_age_seconds: int = Field(
         default=3 * 86400, ge=1, description="Look-back for the latest value of each signal."
     )

@@ -14,7 +14,6 @@ from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
 from storage.repositories.assets import ORDERS
 
 DEFAULT_FIRST = 50
-MAX_FIRST = 250
 MAX_FILTER_VALUES = 1000
 
 
@@ -83,7 +82,7 @@ def list_query(
     descending: bool,
 ) -> AssetListQuery:
     """Validate the list arguments and build the repository query."""
-    limit = bounded_first(first, maximum=MAX_FIRST)
+    limit = bounded_first(first, maximum=ctx.graph.max_page_size)
     if order not in ORDERS:
         raise BadUserInput(f"unknown order {order!r}", extensions={"argument": "orderBy"})
     f = filters or AssetFilterArgs()

@@ -33,6 +33,7 @@ class GraphSettings(Protocol):
     stale_after_seconds: int
     stale_after_seconds_by_source: dict[str, int]
     quote_max_age_seconds: int
+    max_page_size: int
     signal_max_age_seconds: int
     metric_max_age_seconds: int
     consensus_mad_threshold: Decimal
@@ -50,6 +51,7 @@ class GraphConfig:
     * ``quote_max_age_seconds``: how far back each source's latest quote is
       looked for; older quotes are never shown (a source silent for longer is
       gone, not stale).
+    * ``max_page_size``: the largest ``first`` a list field accepts.
     * ``signal_max_age_seconds`` / ``metric_max_age_seconds``: how far back
       the latest signal / chain metric is searched.
     * ``consensus_mad_threshold`` / ``consensus_min_deviation``: the outlier
@@ -59,6 +61,7 @@ class GraphConfig:
     stale_after_seconds: int = 300
     stale_after_seconds_by_source: Mapping[str, int] = field(default_factory=dict)
     quote_max_age_seconds: int = 7 * 86400
+    max_page_size: int = 250
     signal_max_age_seconds: int = 3 * 86400
     metric_max_age_seconds: int = 86400
     consensus_mad_threshold: Decimal = Decimal("3.5")
@@ -88,6 +91,7 @@ class GraphConfig:
             stale_after_seconds=s.stale_after_seconds,
             stale_after_seconds_by_source=MappingProxyType(dict(s.stale_after_seconds_by_source)),
             quote_max_age_seconds=s.quote_max_age_seconds,
+            max_page_size=s.max_page_size,
             signal_max_age_seconds=s.signal_max_age_seconds,
             metric_max_age_seconds=s.metric_max_age_seconds,
             consensus_mad_threshold=s.consensus_mad_threshold,

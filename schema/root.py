@@ -64,7 +64,13 @@ class Query:
         self,
         info: Info,
         first: Annotated[
-            int, strawberry.argument(description="Page size, 0–250 (more is an error).")
+            int,
+            strawberry.argument(
+                description=(
+                    "Page size, 0 to the server's maximum (250 unless configured; more is "
+                    "an error)."
+                )
+            ),
         ] = asset_resolvers.DEFAULT_FIRST,
         after: Annotated[
             str | None, strawberry.argument(description="Continue after this cursor.")

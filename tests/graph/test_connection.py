@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import gql
+from app.main import create_app
+from tests.conftest import gql, make_settings
 from tests.factories import Factory
+from tests.graph.conftest import serve
 
 PAGE = """query($first: Int!, $after: String, $order: AssetOrder, $filter: AssetFilter) {
   assets(first: $first, after: $after, orderBy: $order, filter: $filter) {
@@ -135,6 +137,19 @@ async def test_first_is_bounded_explicitly(db, uncapped_api):
     # The default page size is 50.
     body = await gql(api, "{ assets { nodes { canonicalId } } }")
     assert len(body["data"]["assets"]["nodes"]) == 7
+
+
+async def test_page_size_limit_is_a_setting(db):
+    await seed(db)
+    settings = make_settings(db.url, cost_enforce=False, max_page_size=3)
+    async with serve(create_app(settings)) as served:
+        body = await gql(served.client, PAGE, {"first": 4})
+        (err,) = body["errors"]
+        assert err["extensions"]["code"] == "BAD_USER_INPUT"
+        assert err["extensions"]["maximum"] == 3
+        body = await gql(served.client, PAGE, {"first": 3})
+        assert len(names(body)) == 3
+        assert body["data"]["assets"]["pageInfo"]["hasNextPage"] is True
 
 
 async def test_filters(db, api):
