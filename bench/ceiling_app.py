@@ -1,10 +1,12 @@
-"""Python's HTTP ceiling for the dashboard: the same JSON built by hand.
+"""Python's HTTP ceiling for the speed bench: the same JSON built by hand.
 
 ``uvicorn bench.ceiling_app:app`` with ``CRYPTOQL_BENCH_CEILING_DATA`` pointing
-at a captured dashboard response (JSON). Each POST rebuilds the response from
-plain records with hand-written code — no GraphQL, no validation, no loaders —
-and encodes it with orjson: the floor under what any GraphQL execution in
-Python on Starlette/uvicorn can cost for the same bytes.
+at captured responses (JSON, keyed ``"<query>:<N>"``, see ``bench/speed.py``).
+Each POST rebuilds the response for its document (the operation name tells
+``Ticker`` from ``Dashboard``) and N from plain records with hand-written code
+— no GraphQL, no validation, no loaders — and encodes it with orjson: the
+floor under what any GraphQL execution in Python on Starlette/uvicorn can
+cost for the same bytes.
 """
 
 from __future__ import annotations
@@ -20,9 +22,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 
-def _records(captured: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
-    """The captured assets, keyed by page size (the bench asks for each N once)."""
-    return {n: page["data"]["assets"]["edges"] for n, page in captured.items()}  # type: ignore[misc]
+def _ticker_asset(node: dict[str, Any]) -> dict[str, Any]:
+    price = node["price"]
+    return {
+        "id": node["id"],
+        "symbol": node["symbol"],
+        "name": node["name"],
+        "price": None
+        if price is None
+        else {
+            "value": price["value"],
+            "observedAt": price["observedAt"],
+            "stale": price["stale"],
+            "sourceCount": price["sourceCount"],
+        },
+        "signals": [
+            {"kind": s["kind"], "value": s["value"], "direction": s["direction"]}
+            for s in node["signals"]
+        ],
+    }
 
 
 def _asset(node: dict[str, Any]) -> dict[str, Any]:
@@ -58,23 +76,32 @@ def _asset(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_DATA: dict[int, list[dict[str, Any]]] = {}
-_TOTAL = 0
+_DATA: dict[tuple[str, int], dict[str, Any]] = {}
 
 
 async def graphql(request: Request) -> Response:
     body = orjson.loads(await request.body())
     n = int(body["variables"]["n"])
-    edges = _DATA[n]
-    out = {
-        "data": {
-            "assets": {
-                "totalCount": _TOTAL,
-                "pageInfo": {"hasNextPage": True, "endCursor": edges[-1]["cursor"]},
-                "edges": [{"cursor": e["cursor"], "node": _asset(e["node"])} for e in edges],
+    if body["query"].lstrip().startswith("query Ticker"):
+        edges = _DATA[("ticker", n)]["data"]["assets"]["edges"]
+        out: dict[str, Any] = {
+            "data": {"assets": {"edges": [{"node": _ticker_asset(e["node"])} for e in edges]}}
+        }
+    else:
+        page = _DATA[("dashboard", n)]["data"]["assets"]
+        edges = page["edges"]
+        out = {
+            "data": {
+                "assets": {
+                    "totalCount": page["totalCount"],
+                    "pageInfo": {
+                        "hasNextPage": page["pageInfo"]["hasNextPage"],
+                        "endCursor": edges[-1]["cursor"],
+                    },
+                    "edges": [{"cursor": e["cursor"], "node": _asset(e["node"])} for e in edges],
+                }
             }
         }
-    }
     return Response(orjson.dumps(out), media_type="application/json")
 
 
@@ -83,11 +110,10 @@ async def healthz(_request: Request) -> Response:
 
 
 def _load() -> None:
-    global _TOTAL
     path = Path(os.environ["CRYPTOQL_BENCH_CEILING_DATA"])
-    captured = {int(k): v for k, v in orjson.loads(path.read_bytes()).items()}
-    _DATA.update(_records(captured))  # type: ignore[arg-type]
-    _TOTAL = max(page["data"]["assets"]["totalCount"] for page in captured.values())
+    for key, page in orjson.loads(path.read_bytes()).items():
+        name, n = key.rsplit(":", 1)
+        _DATA[(name, int(n))] = page
 
 
 _load()

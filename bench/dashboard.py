@@ -229,8 +229,8 @@ def _with_state(app: Any, state: Any) -> Any:
     return asgi
 
 
-async def _query(client: httpx.AsyncClient, n: int) -> dict[str, Any]:
-    resp = await client.post("/graphql", json={"query": DASHBOARD, "variables": {"n": n}})
+async def _query(client: httpx.AsyncClient, n: int, query: str = DASHBOARD) -> dict[str, Any]:
+    resp = await client.post("/graphql", json={"query": query, "variables": {"n": n}})
     body: dict[str, Any] = resp.json()
     if resp.status_code != 200 or body.get("errors"):
         raise RuntimeError(f"dashboard query failed: {resp.status_code} {str(body)[:300]}")
@@ -240,15 +240,17 @@ async def _query(client: httpx.AsyncClient, n: int) -> dict[str, Any]:
     return body
 
 
-async def load(base: str, pid: int, n: int, duration: float, concurrency: int) -> Row:
+async def load(
+    base: str, pid: int, n: int, duration: float, concurrency: int, query: str = DASHBOARD
+) -> Row:
     latencies: list[float] = []
     errors = 0
     first_error = ""
-    payload = {"query": DASHBOARD, "variables": {"n": n}}
+    payload = {"query": query, "variables": {"n": n}}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         for _ in range(2):  # warm-up
-            await _query(client, n)
+            await _query(client, n, query)
         deadline = time.perf_counter() + duration
         cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
 

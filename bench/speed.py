@@ -1,10 +1,19 @@
-"""Speed bench: the dashboard query through every execution path, in one run.
+"""Speed bench: dashboard queries through every execution path, in one run.
 
-    python -m bench speed [--quick] [--sizes 10,100,250] [--duration 6] [--concurrency 4]
+    python -m bench speed [--quick] [--queries ticker,dashboard] [--sizes 10,100,1000]
+                          [--duration 6] [--concurrency 2]
 
-For each N it drives one uvicorn worker per path with the same dashboard query
-(``bench.dashboard.DASHBOARD``: N assets, each with consensus price and its
-sources, market, signals, grade and a 24-point sparkline):
+Two documents, each at every N (``assets(first: N)``; the servers run with
+``max_page_size`` raised to the largest N):
+
+* ``ticker`` — the speed issue's baseline shape (``TICKER``): per asset three
+  scalars, a consensus price object of four fields and three signals of three
+  fields;
+* ``dashboard`` — the product's full dashboard (``bench.dashboard.DASHBOARD``:
+  consensus price with its per-source quotes, market, every signal, grade with
+  components and a 24-point sparkline; about 170 fields per asset).
+
+For each document and N it drives one uvicorn worker per path:
 
 * ``reference`` — strawberry on graphql-core's executor (compiled path off);
 * ``compiled``  — the compiled execution path (``schema/compiled``);
@@ -44,49 +53,71 @@ from storage.engine import normalise_url
 DEFAULT_URL = f"sqlite+aiosqlite:///{Path('data/bench-speed.db').resolve()}"
 PATHS = ("reference", "compiled", "cache", "ceiling")
 
+#: The speed issue's baseline shape: 3 scalars, a price of 4 fields, 3 signals of 3 fields.
+TICKER = """query Ticker($n: Int!) {
+  assets(first: $n, orderBy: {field: MARKET_CAP}) {
+    edges { node {
+      id symbol name
+      price { value observedAt stale sourceCount }
+      signals(kinds: ["rsi", "macd", "sma_cross"]) { kind value direction }
+    } }
+  }
+}"""
+QUERIES = {"ticker": TICKER, "dashboard": DASHBOARD}
+
 
 @dataclass
 class Result:
     path: str
     row: Row
+    query: str = "dashboard"
 
     @property
     def cpu_us_per_asset(self) -> float:
         return self.row.cpu_ms * 1000 / self.row.n
 
 
-def _env(url: str, path: str, ceiling_data: Path) -> tuple[str, dict[str, str]]:
+def _env(url: str, path: str, ceiling_data: Path, max_n: int) -> tuple[str, dict[str, str]]:
     env = _server_env(url, response_cache=path == "cache")
     env["CRYPTOQL_COMPILED_EXECUTION"] = "false" if path == "reference" else "true"
     env["CRYPTOQL_BENCH_CEILING_DATA"] = str(ceiling_data)
+    env["CRYPTOQL_MAX_PAGE_SIZE"] = str(max(250, max_n))
+    # A 1,000-asset dashboard is ~3 MB of JSON: above the default 2 MB per-entry cap.
+    env["CRYPTOQL_RESPONSE_CACHE_MAX_ENTRY_BYTES"] = str(32 * 1024 * 1024)
     app = "bench.ceiling_app:app" if path == "ceiling" else "bench.speed_app:app"
     return app, env
 
 
 @asynccontextmanager
-async def _server(url: str, path: str, ceiling_data: Path) -> AsyncIterator[tuple[str, int]]:
-    app, env = _env(url, path, ceiling_data)
+async def _server(
+    url: str, path: str, ceiling_data: Path, max_n: int
+) -> AsyncIterator[tuple[str, int]]:
+    app, env = _env(url, path, ceiling_data, max_n)
     async with server(url, response_cache=path == "cache", app_path=app, env=env) as running:
         yield running
 
 
-async def _capture(base: str, sizes: list[int], target: Path) -> None:
+async def _capture(base: str, queries: list[str], sizes: list[int], target: Path) -> None:
     """The compiled server's answers, for the hand-built ceiling to rebuild."""
     captured: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        for n in sizes:
-            resp = await client.post("/graphql", json={"query": DASHBOARD, "variables": {"n": n}})
-            body = resp.json()
-            if body.get("errors"):
-                raise RuntimeError(f"dashboard failed: {str(body['errors'])[:300]}")
-            body.pop("extensions", None)
-            captured[str(n)] = body
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        for name in queries:
+            for n in sizes:
+                payload = {"query": QUERIES[name], "variables": {"n": n}}
+                resp = await client.post("/graphql", json=payload)
+                body = resp.json()
+                if body.get("errors"):
+                    raise RuntimeError(f"{name} failed: {str(body['errors'])[:300]}")
+                if len(body["data"]["assets"]["edges"]) != n:
+                    raise RuntimeError(f"{name}: asked for {n} assets, got fewer: seed more")
+                body.pop("extensions", None)
+                captured[f"{name}:{n}"] = body
     await asyncio.to_thread(target.write_bytes, orjson.dumps(captured))
 
 
 def print_results(results: list[Result], sizes: list[int], out: Any = sys.stdout) -> None:
     head = (
-        f"{'path':<10} {'N':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'query':<10} {'path':<10} {'N':>5} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
         f"{'cpu ms/req':>11} {'cpu us/asset':>13} {'errors':>7}"
     )
     print(head, file=out)
@@ -94,43 +125,48 @@ def print_results(results: list[Result], sizes: list[int], out: Any = sys.stdout
     for r in results:
         row = r.row
         print(
-            f"{r.path:<10} {row.n:>5} {row.rps:>9.1f} {row.p50_ms:>8.2f} {row.p99_ms:>8.2f} "
-            f"{row.cpu_ms:>11.3f} {r.cpu_us_per_asset:>13.1f} {row.errors:>7}",
+            f"{r.query:<10} {r.path:<10} {row.n:>5} {row.rps:>9.1f} {row.p50_ms:>9.2f} "
+            f"{row.p99_ms:>9.2f} {row.cpu_ms:>11.3f} {r.cpu_us_per_asset:>13.1f} {row.errors:>7}",
             file=out,
         )
-    by = {(r.path, r.row.n): r for r in results}
-    print("\nratios in this run (req/s, and server CPU per request):", file=out)
-    for n in sizes:
-        ref = by.get(("reference", n))
-        for path in ("compiled", "cache", "ceiling"):
-            r = by.get((path, n))
-            if ref and r and ref.row.rps and r.row.cpu_ms:
+    by = {(r.query, r.path, r.row.n): r for r in results}
+    for query in dict.fromkeys(r.query for r in results):
+        print(f"\n{query}: ratios in this run (req/s, and server CPU per request):", file=out)
+        for n in sizes:
+            ref = by.get((query, "reference", n))
+            for path in ("compiled", "cache", "ceiling"):
+                r = by.get((query, path, n))
+                if ref and r and ref.row.rps and r.row.cpu_ms:
+                    print(
+                        f"  N={n:<5} {path:<9} vs reference: {r.row.rps / ref.row.rps:6.1f}x "
+                        f"req/s, {ref.row.cpu_ms / r.row.cpu_ms:6.1f}x less CPU",
+                        file=out,
+                    )
+            cache, ceiling = by.get((query, "cache", n)), by.get((query, "ceiling", n))
+            if cache and ceiling and ceiling.row.rps:
                 print(
-                    f"  N={n:<5} {path:<9} vs reference: {r.row.rps / ref.row.rps:6.1f}x req/s, "
-                    f"{ref.row.cpu_ms / r.row.cpu_ms:6.1f}x less CPU",
+                    f"  N={n:<5} cache reaches {cache.row.rps / ceiling.row.rps:6.1%} of the "
+                    f"hand-built ceiling's req/s",
                     file=out,
                 )
-        cache, ceiling = by.get(("cache", n)), by.get(("ceiling", n))
-        if cache and ceiling and ceiling.row.rps:
-            print(
-                f"  N={n:<5} cache reaches {cache.row.rps / ceiling.row.rps:6.1%} of the "
-                f"hand-built ceiling's req/s",
-                file=out,
-            )
-    for path in ("reference", "compiled"):
-        per = [by[(path, n)].cpu_us_per_asset for n in sizes if (path, n) in by]
-        if len(per) >= 2 and min(per):
-            print(
-                f"  {path}: CPU per asset from N={sizes[0]} to N={sizes[-1]}: "
-                + " -> ".join(f"{p:.1f}" for p in per)
-                + f" us (max/min {max(per) / min(per):.2f})",
-                file=out,
-            )
+        for path in ("reference", "compiled"):
+            per = [by[(query, path, n)].cpu_us_per_asset for n in sizes if (query, path, n) in by]
+            if len(per) >= 2 and min(per):
+                print(
+                    f"  {path}: CPU per asset from N={sizes[0]} to N={sizes[-1]}: "
+                    + " -> ".join(f"{p:.1f}" for p in per)
+                    + f" us (max/min {max(per) / min(per):.2f})",
+                    file=out,
+                )
 
 
 async def run(args: argparse.Namespace) -> list[Result]:
     url = normalise_url(args.url)
     sizes = [int(s) for s in args.sizes.split(",")]
+    queries = [q for q in args.queries.split(",") if q]
+    unknown = [q for q in queries if q not in QUERIES]
+    if unknown:
+        raise SystemExit(f"unknown --queries {unknown}; choose from {sorted(QUERIES)}")
     need = max(sizes)
     if await _asset_count(url) < need:
         await seed(SeedConfig(url=url, assets=need, days=3, quote_minutes=15, signal_days=1))
@@ -139,22 +175,29 @@ async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         ceiling_data = Path(tmp) / "dashboard.json"
-        async with _server(url, "compiled", ceiling_data) as (base, _pid):
-            await _capture(base, sizes, ceiling_data)
+        async with _server(url, "compiled", ceiling_data, need) as (base, _pid):
+            await _capture(base, queries, sizes, ceiling_data)
         for path in paths:
-            async with _server(url, path, ceiling_data) as (base, pid):
-                for n in sizes:
-                    print(f"  {path} N={n}: {args.duration:.0f} s", file=sys.stderr, flush=True)
-                    row = await load(base, pid, n, args.duration, args.concurrency)
-                    results.append(Result(path, row))
+            async with _server(url, path, ceiling_data, need) as (base, pid):
+                for name in queries:
+                    for n in sizes:
+                        print(
+                            f"  {path} {name} N={n}: {args.duration:.0f} s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        row = await load(
+                            base, pid, n, args.duration, args.concurrency, QUERIES[name]
+                        )
+                        results.append(Result(path, row, name))
     print(
-        f"\ndashboard query, one uvicorn worker per path, in-memory data, "
+        f"\none uvicorn worker per path, in-memory data, "
         f"{args.concurrency} keep-alive clients, {args.duration:.0f} s per point"
     )
     print_results(results, sizes)
     for r in results:
         if r.row.first_error:
-            print(f"{r.path} N={r.row.n}: first error: {r.row.first_error}")
+            print(f"{r.query} {r.path} N={r.row.n}: first error: {r.row.first_error}")
     return results
 
 
@@ -169,12 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--sizes",
-        default="10,100,250",
-        help="dashboard sizes N, each <= 250 (the API bounds first)",
+        default="10,100,1000",
+        help="sizes N (the servers run with max_page_size raised to the largest)",
+    )
+    ap.add_argument(
+        "--queries",
+        default="ticker,dashboard",
+        help="which documents: ticker (the issue's baseline shape), dashboard (the full one)",
     )
     ap.add_argument("--paths", default=",".join(PATHS), help="which paths to run")
     ap.add_argument("--duration", type=float, default=6.0, help="seconds of load per point")
-    ap.add_argument("--concurrency", type=int, default=4, help="concurrent keep-alive clients")
+    ap.add_argument("--concurrency", type=int, default=2, help="concurrent keep-alive clients")
     ap.add_argument("--quick", action="store_true", help="2 s per point, sizes 10,100")
     return ap
 
@@ -184,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.quick:
         args.duration = min(args.duration, 2.0)
-        if args.sizes == "10,100,250":
+        if args.sizes == "10,100,1000":
             args.sizes = "10,100"
     asyncio.run(run(args))
     return 0
