@@ -47,6 +47,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +63,7 @@ from sources.ethereum_records import SOURCE, BlockFees, BlockHeader, TransferLog
 from sources.ethereum_ws import NewHead, NewHeadsFeed
 from sources.ws_stream import Connected
 from storage.engine import SessionFactory
+from storage.repositories import ingest as ingest_repo
 from storage.repositories import onchain_writes as repo
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,7 @@ class EthereumPump:
     async def cursor(self) -> Cursor | None:
         async with self.sessions() as session:
             return Cursor.decode(
-                await repo.read_cursor(session, self.cfg.source, self.cfg.cursor_stream)
+                await ingest_repo.get_cursor(session, self.cfg.source, self.cfg.cursor_stream)
             )
 
     # ------------------------------------------------------------------ sync
@@ -279,7 +281,9 @@ class EthereumPump:
                 first_ts=headers[0].timestamp,
                 last_ts=headers[-1].timestamp,
             )
-            await repo.write_cursor(session, cfg.source, cfg.cursor_stream, tip.encode())
+            await ingest_repo.set_cursor(
+                session, cfg.source, cfg.cursor_stream, tip.encode(), datetime.now(UTC)
+            )
         return tip
 
     async def _drop(
@@ -301,8 +305,12 @@ class EthereumPump:
         async with self.sessions.begin() as session:
             orphans = await repo.orphan_blocks_above(session, self.cfg.chain_id, ancestor.number)
             await self._drop(session, orphans, keep_ts=set())
-            await repo.write_cursor(
-                session, self.cfg.source, self.cfg.cursor_stream, ancestor.encode()
+            await ingest_repo.set_cursor(
+                session,
+                self.cfg.source,
+                self.cfg.cursor_stream,
+                ancestor.encode(),
+                datetime.now(UTC),
             )
         report.reorgs += 1
         report.orphaned += len(orphans)

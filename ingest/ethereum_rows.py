@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sources.ethereum import BlockRange
 from sources.ethereum_records import BlockFees, BlockHeader, TransferLog
+from storage.records import ChainMetricRecord, TransferRecord
 from storage.repositories import onchain_writes as repo
 
 #: Per-block chain metric kinds (``chain_metrics.kind``).
@@ -95,8 +96,8 @@ def block_row(cfg: RowSource, h: BlockHeader, fees: BlockFees | None) -> repo.Bl
     )
 
 
-def transfer_row(cfg: RowSource, t: TransferLog, block_ts: datetime) -> repo.TransferRow:
-    return repo.TransferRow(
+def transfer_row(cfg: RowSource, t: TransferLog, block_ts: datetime) -> TransferRecord:
+    return TransferRecord(
         source=cfg.source,
         chain_id=cfg.chain_id,
         block_number=t.block_number,
@@ -111,7 +112,7 @@ def transfer_row(cfg: RowSource, t: TransferLog, block_ts: datetime) -> repo.Tra
     )
 
 
-def block_metrics(cfg: RowSource, b: repo.BlockRow, transfers: int) -> list[repo.MetricRow]:
+def block_metrics(cfg: RowSource, b: repo.BlockRow, transfers: int) -> list[ChainMetricRecord]:
     ratio = (b.gas_used / b.gas_limit).quantize(Decimal("1e-8")) if b.gas_limit else Decimal(0)
     values: dict[str, Decimal | None] = {
         "base_fee": b.base_fee_per_gas,
@@ -120,7 +121,7 @@ def block_metrics(cfg: RowSource, b: repo.BlockRow, transfers: int) -> list[repo
         "transfer_count": Decimal(transfers),
     }
     return [
-        repo.MetricRow(cfg.source, cfg.chain_id, kind, b.timestamp, v)
+        ChainMetricRecord(cfg.source, cfg.chain_id, kind, b.timestamp, v)
         for kind, v in values.items()
         if v is not None
     ]

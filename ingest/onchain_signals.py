@@ -35,7 +35,9 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.records import ChainMetricRecord, SignalRecord
 from storage.repositories import onchain_writes as repo
+from storage.repositories.ingest import upsert_signals
 
 GAS_METRIC = "base_fee_z"
 GAS_SIGNAL = "gas_spike"
@@ -105,7 +107,7 @@ async def gas_signals(
     numbers = [n for n, _ in series]
     fees = [float(f) for _, f in series]
     by_number = {b.number: b for b in with_fee}
-    metrics: list[repo.MetricRow] = []
+    metrics: list[ChainMetricRecord] = []
     newest: tuple[repo.BlockRow, ZScore] | None = None
     for i, n in enumerate(numbers):
         block = by_number.get(n)
@@ -115,7 +117,7 @@ async def gas_signals(
         if z is None:
             continue
         metrics.append(
-            repo.MetricRow(metric_source, chain_id, GAS_METRIC, block.timestamp, _dec(z.z))
+            ChainMetricRecord(metric_source, chain_id, GAS_METRIC, block.timestamp, _dec(z.z))
         )
         newest = (block, z)
     await repo.upsert_chain_metrics(session, metrics)
@@ -132,10 +134,10 @@ async def gas_signals(
             "threshold": cfg.z_threshold,
             "spike": z.z >= cfg.z_threshold,
         }
-        await repo.upsert_signal_values(
+        await upsert_signals(
             session,
             [
-                repo.SignalRow(
+                SignalRecord(
                     cfg.source,
                     asset_id,
                     GAS_SIGNAL,
@@ -172,7 +174,7 @@ async def volume_signals(
     size = cfg.volume_bucket_seconds
     buckets = completed_buckets(first_ts, last_ts, size)
     tokens = await repo.token_assets(session, chain_id) if buckets else {}
-    rows: list[repo.SignalRow] = []
+    rows: list[SignalRecord] = []
     for contract, asset_id in sorted(tokens.items()):
         start = datetime.fromtimestamp((buckets[0] - cfg.volume_window) * size, tz=UTC)
         end = datetime.fromtimestamp((buckets[-1] + 1) * size, tz=UTC)
@@ -196,7 +198,7 @@ async def volume_signals(
             }
             computed_at = datetime.fromtimestamp((b + 1) * size, tz=UTC)
             rows.append(
-                repo.SignalRow(
+                SignalRecord(
                     cfg.source,
                     asset_id,
                     VOLUME_SIGNAL,
@@ -207,7 +209,7 @@ async def volume_signals(
                     details,
                 )
             )
-    await repo.upsert_signal_values(session, rows)
+    await upsert_signals(session, rows)
     return len(rows)
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from pubsub import channels, messages
 from pubsub.broker import Broker, Message
-from storage.repositories.ingest import CandleRow, QuoteRow, SignalRow
+from storage.records import SignalRecord
+from storage.repositories.ingest import CandleRow, QuoteRow
 
 log = logging.getLogger("cryptoql.ingest.publish")
 
@@ -100,7 +101,7 @@ class Publisher:
                 ),
             )
 
-    async def signals(self, rows: Sequence[tuple[str, SignalRow]]) -> None:
+    async def signals(self, rows: Sequence[tuple[str, SignalRecord]]) -> None:
         for canonical_id, s in rows:
             await self._send(
                 channels.signals(canonical_id),

@@ -54,6 +54,7 @@ from sources.records import (
     ExchangeMarket,
     ExchangeTicker,
 )
+from storage.records import ChainRecord, ContractRecord
 from storage.repositories import ingest as repo
 
 log = logging.getLogger("cryptoql.ingest.real")
@@ -75,16 +76,14 @@ async def store_plan(session: AsyncSession, plan: identity.IdentityPlan) -> dict
     await repo.upsert_chains(
         session,
         [
-            repo.ChainRow(
-                c.id, c.name, c.caip2, c.evm_chain_id, ids.get(c.native_canonical_id or "")
-            )
+            ChainRecord(c.id, c.name, c.caip2, c.evm_chain_id, ids.get(c.native_canonical_id or ""))
             for c in plan.chains
         ],
     )
     await repo.upsert_contracts(
         session,
         [
-            repo.ContractRow(ids[c.canonical_id], c.chain_id, c.address, c.decimals)
+            ContractRecord(ids[c.canonical_id], c.chain_id, c.address, c.decimals)
             for c in plan.contracts
             if c.canonical_id in ids and c.decimals is not None
         ],

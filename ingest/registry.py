@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sources import simulated
+from storage.records import ChainRecord, ContractRecord
 from storage.repositories import ingest as repo
 
 
@@ -72,16 +73,14 @@ async def store_registry(session: AsyncSession, registry: Registry) -> dict[str,
     await repo.upsert_chains(
         session,
         [
-            repo.ChainRow(
-                c.id, c.name, c.caip2, c.evm_chain_id, ids.get(c.native_asset or "", None)
-            )
+            ChainRecord(c.id, c.name, c.caip2, c.evm_chain_id, ids.get(c.native_asset or "", None))
             for c in registry.chains
         ],
     )
     await repo.upsert_contracts(
         session,
         [
-            repo.ContractRow(ids[c.asset], c.chain_id, c.address, c.decimals)
+            ContractRecord(ids[c.asset], c.chain_id, c.address, c.decimals)
             for c in registry.contracts
             if c.asset in ids
         ],

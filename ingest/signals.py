@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ingest import grade as grading
@@ -36,8 +37,9 @@ from ingest.candles import seconds
 from ingest.indicators import Params, Series, Snapshot
 from ingest.publish import Publisher
 from storage.engine import SessionFactory
+from storage.records import SignalRecord
 from storage.repositories import ingest as repo
-from storage.repositories.ingest import CandleRow, SignalRow
+from storage.repositories.ingest import CandleRow
 
 log = logging.getLogger("cryptoql.ingest.signals")
 
@@ -150,10 +152,10 @@ class SignalEngine:
     def _choose(self, available: set[tuple[str, str]]) -> tuple[str, str]:
         return min(available, key=lambda sq: (_priority(sq[0], self.priority), sq[1] != "USD", sq))
 
-    async def update(self, asset_ids: Iterable[int], *, publish: bool = True) -> list[SignalRow]:
+    async def update(self, asset_ids: Iterable[int], *, publish: bool = True) -> list[SignalRecord]:
         """Feed newly closed candles of these assets; store and publish the signals they yield."""
         ids = sorted(set(asset_ids))
-        rows: list[SignalRow] = []
+        rows: list[SignalRecord] = []
         async with self.sessions() as session:
             for interval in self.intervals:
                 available = await repo.candle_sources(session, asset_ids=ids, interval=interval)
@@ -173,41 +175,35 @@ class SignalEngine:
 
     async def _advance(
         self, session: Any, asset_id: int, interval: str, source: str, quote: str
-    ) -> list[SignalRow]:
+    ) -> list[SignalRecord]:
         key = (asset_id, interval)
         followed = self._series.get(key)
         step = timedelta(seconds=seconds(interval))
         fresh = followed is None or (followed.source, followed.quote) != (source, quote)
         after = None if fresh or followed is None else followed.series.last_open
-        new = await repo.latest_candles(
+        latest = partial(
+            repo.latest_candles,
             session,
             source=source,
             asset_id=asset_id,
             quote_currency=quote,
             interval=interval,
             limit=self.window,
-            after=after,
         )
+        new = await latest(after=after)
         if not new:
             return []
         contiguous = after is not None and new[0].open_time == after + step
         if fresh or not contiguous or len(new) >= self.window:
             if not fresh:
-                new = await repo.latest_candles(
-                    session,
-                    source=source,
-                    asset_id=asset_id,
-                    quote_currency=quote,
-                    interval=interval,
-                    limit=self.window,
-                )
+                new = await latest()
             followed = _Followed(source, quote, Series(interval, self.params, self.window))
             self._series[key] = followed
             emit_from = len(new) - 1  # a rebuild writes only the newest candle's signals
         else:
             emit_from = max(0, len(new) - MAX_EMIT)
         assert followed is not None
-        out: list[SignalRow] = []
+        out: list[SignalRecord] = []
         for i, candle in enumerate(new):
             snap = followed.series.add(candle)
             if snap is not None and i >= emit_from:
@@ -216,11 +212,11 @@ class SignalEngine:
 
     def _rows(
         self, asset_id: int, interval: str, candle: CandleRow, snap: Snapshot, source: str
-    ) -> list[SignalRow]:
+    ) -> list[SignalRecord]:
         at: datetime = candle.open_time + timedelta(seconds=seconds(interval))
         provenance = {"interval": interval, "candles": f"{source} {candle.quote_currency}"}
         rows = [
-            SignalRow(
+            SignalRecord(
                 SOURCE,
                 asset_id,
                 self.kind(kind, interval),
@@ -241,7 +237,7 @@ class SignalEngine:
             **provenance,
         }
         rows.append(
-            SignalRow(
+            SignalRecord(
                 SOURCE,
                 asset_id,
                 self.kind("trader_grade", interval),

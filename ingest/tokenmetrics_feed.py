@@ -41,10 +41,10 @@ from sources.base import Wiring
 from sources.errors import SourceError, SourcePlanRestricted
 from sources.records import GradeRecord, SignalRecord
 from sources.tokenmetrics import BASE_URL, CALLS_PER_MINUTE, TokenMetrics, TokenMetricsConfig
+from storage import records as stored
 from storage.engine import SessionFactory
 from storage.repositories import aliases as alias_repo
 from storage.repositories import ingest as repo
-from storage.repositories.ingest import SignalRow
 
 log = logging.getLogger("cryptoql.ingest.tokenmetrics")
 
@@ -71,9 +71,9 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def signal_row(asset_id: int, r: SignalRecord) -> SignalRow:
+def signal_row(asset_id: int, r: SignalRecord) -> stored.SignalRecord:
     kind = "tm_trading_signal" if r.horizon == "1d" else f"tm_trading_signal_{r.horizon}"
-    return SignalRow(
+    return stored.SignalRecord(
         source=SOURCE,
         asset_id=asset_id,
         kind=kind,
@@ -94,9 +94,9 @@ def signal_row(asset_id: int, r: SignalRecord) -> SignalRow:
     )
 
 
-def grade_row(asset_id: int, r: GradeRecord) -> SignalRow:
+def grade_row(asset_id: int, r: GradeRecord) -> stored.SignalRecord:
     """A provider grade; its direction is ``neutral`` (Token Metrics publishes none)."""
-    return SignalRow(
+    return stored.SignalRecord(
         source=SOURCE,
         asset_id=asset_id,
         kind=f"tm_{r.kind}_grade",
@@ -208,7 +208,7 @@ class TokenMetricsFeed:
             return min(date.fromisoformat(raw), today)
         return today - timedelta(days=self.options.history_days)
 
-    async def _store(self, stream: str, rows: list[SignalRow], today: date) -> int:
+    async def _store(self, stream: str, rows: list[stored.SignalRecord], today: date) -> int:
         """Rows and the endpoint's cursor in one transaction; publish after the commit."""
         unique = {(r.asset_id, r.kind, r.computed_at): r for r in rows}
         kept = list(unique.values())
@@ -227,7 +227,7 @@ class TokenMetricsFeed:
     async def _endpoint(self, stream: str, tokens: list[int], today: date) -> int:
         start = await self._start(stream, today)
         aid = {tid: pair[0] for tid, pair in self.mapped.items()}
-        rows: list[SignalRow]
+        rows: list[stored.SignalRecord]
         if stream.startswith("signals"):
             batch = await self.adapter.trading_signals(
                 tokens, start, today, hourly=self.options.hourly

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,21 @@ from storage.repositories.ingest import CandleRow, QuoteRow
 log = logging.getLogger("cryptoql.ingest.writer")
 
 Clock = Callable[[], datetime]
+
+
+class _SourceRecord(Protocol):
+    """What the writer needs of a source record to guard and map it."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def quote_currency(self) -> str | None: ...
+
+
+RecordT = TypeVar("RecordT", bound=_SourceRecord)
+RowT = TypeVar("RowT")
 
 
 def utcnow() -> datetime:
@@ -142,64 +157,28 @@ class Writer:
 
     # ------------------------------------------------------------------ records -> rows
 
-    def _quote_rows(
-        self, result: WriteResult, quotes: Sequence[MarketQuote], now: datetime
-    ) -> list[QuoteRow]:
-        rows = []
-        for q in quotes:
-            if problem := quote_problem(q, now):
-                self._reject(result, q.source, "quote", problem)
-                continue
-            ref = self._ref(result, "quote", q.source, q.source_id, q.quote_currency)
-            if ref is None:
-                continue
-            asset_id, currency = ref
-            rows.append(
-                QuoteRow(
-                    source=q.source,
-                    asset_id=asset_id,
-                    quote_currency=currency,
-                    price=q.price,
-                    observed_at=q.observed_at,
-                    volume_24h=q.volume_24h,
-                    market_cap=q.market_cap,
-                    change_1h=q.change_1h,
-                    change_24h=q.change_24h,
-                    change_7d=q.change_7d,
-                    circulating_supply=q.circulating_supply,
-                    total_supply=q.total_supply,
-                    max_supply=q.max_supply,
-                )
-            )
-        return rows
+    def _rows(
+        self,
+        result: WriteResult,
+        kind: str,
+        records: Sequence[RecordT],
+        problem_of: Callable[[RecordT, datetime], str | None],
+        to_row: Callable[[RecordT, int, str], RowT],
+        now: datetime,
+    ) -> list[RowT]:
+        """Rows for the records the guard accepts and the identity tables map.
 
-    def _candle_rows(
-        self, result: WriteResult, candles: Sequence[CandleRecord], now: datetime
-    ) -> list[CandleRow]:
-        rows = []
-        for c in candles:
-            if problem := candle_problem(c, now):
-                self._reject(result, c.source, "candle", problem)
+        A rejected record is counted under its reason, an unmapped one as
+        unmapped (see :meth:`_ref`); neither stops the rest of the batch.
+        """
+        rows: list[RowT] = []
+        for record in records:
+            if problem := problem_of(record, now):
+                self._reject(result, record.source, kind, problem)
                 continue
-            ref = self._ref(result, "candle", c.source, c.source_id, c.quote_currency)
-            if ref is None:
-                continue
-            asset_id, currency = ref
-            rows.append(
-                CandleRow(
-                    source=c.source,
-                    asset_id=asset_id,
-                    quote_currency=currency,
-                    interval=c.interval,
-                    open_time=c.open_time,
-                    open=c.open,
-                    high=c.high,
-                    low=c.low,
-                    close=c.close,
-                    volume=c.volume,
-                    is_complete=c.is_complete,
-                )
-            )
+            ref = self._ref(result, kind, record.source, record.source_id, record.quote_currency)
+            if ref is not None:
+                rows.append(to_row(record, *ref))
         return rows
 
     # ------------------------------------------------------------------ writing
@@ -219,8 +198,8 @@ class Writer:
             keys = {(q.source, q.source_id) for q in quotes}
             keys |= {(c.source, c.source_id) for c in candles}
             await self._resolve(session, keys)
-            quote_rows = self._quote_rows(result, quotes, now)
-            candle_rows = self._candle_rows(result, candles, now)
+            quote_rows = self._rows(result, "quote", quotes, quote_problem, _quote_row, now)
+            candle_rows = self._rows(result, "candle", candles, candle_problem, _candle_row, now)
             rolled = await self.store(session, quote_rows, candle_rows)
             for cur in cursors:
                 await repo.set_cursor(session, cur.source, cur.stream, cur.value, now)
@@ -291,6 +270,40 @@ class Writer:
         if result.candles:
             domains.append("candles")
         await self.publisher.bump(domains)
+
+
+def _quote_row(q: MarketQuote, asset_id: int, currency: str) -> QuoteRow:
+    return QuoteRow(
+        source=q.source,
+        asset_id=asset_id,
+        quote_currency=currency,
+        price=q.price,
+        observed_at=q.observed_at,
+        volume_24h=q.volume_24h,
+        market_cap=q.market_cap,
+        change_1h=q.change_1h,
+        change_24h=q.change_24h,
+        change_7d=q.change_7d,
+        circulating_supply=q.circulating_supply,
+        total_supply=q.total_supply,
+        max_supply=q.max_supply,
+    )
+
+
+def _candle_row(c: CandleRecord, asset_id: int, currency: str) -> CandleRow:
+    return CandleRow(
+        source=c.source,
+        asset_id=asset_id,
+        quote_currency=currency,
+        interval=c.interval,
+        open_time=c.open_time,
+        open=c.open,
+        high=c.high,
+        low=c.low,
+        close=c.close,
+        volume=c.volume,
+        is_complete=c.is_complete,
+    )
 
 
 __all__ = ["Cursor", "IngestStats", "WriteResult", "Writer", "utcnow"]

@@ -25,8 +25,8 @@ from sources.http import (
     SourceHealth,
 )
 from sources.metrics import SourceMetrics
-from sources.records import Batch
-from sources.validate import collect
+from sources.records import Batch, ExchangeMarket
+from sources.validate import as_object, collect, required, text_of
 
 T = TypeVar("T")
 
@@ -120,3 +120,23 @@ class RestAdapter:
 
     def _collect(self, kind: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> Batch[T]:
         return collect(self.source, kind, rows, parse, self.client.note_quarantined)
+
+    def _markets(
+        self, rows: Iterable[Any], *, symbol: str, base: str, quote: str
+    ) -> Batch[ExchangeMarket]:
+        """An exchange's pair list, each row read under the exchange's own key names.
+
+        Currency codes are upper-cased; a missing or non-string ``status`` is ``None``.
+        """
+
+        def parse(row: Any) -> ExchangeMarket:
+            obj = as_object(row)
+            return ExchangeMarket(
+                source=self.source,
+                symbol=text_of(required(obj, symbol), symbol),
+                base=text_of(required(obj, base), base).upper(),
+                quote=text_of(required(obj, quote), quote).upper(),
+                status=obj.get("status") if isinstance(obj.get("status"), str) else None,
+            )
+
+        return self._collect("exchange_market", rows, parse)

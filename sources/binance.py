@@ -145,18 +145,7 @@ class Binance(RestAdapter):
         body = await self.client.get_json("/api/v3/exchangeInfo", params, cost=WEIGHT_EXCHANGE_INFO)
         if not isinstance(body, dict) or not isinstance(body.get("symbols"), list):
             raise SourceDecodeError(self.source, "exchangeInfo without a symbols array")
-
-        def parse(row: Any) -> ExchangeMarket:
-            obj = as_object(row)
-            return ExchangeMarket(
-                source=self.source,
-                symbol=text_of(required(obj, "symbol"), "symbol"),
-                base=text_of(required(obj, "baseAsset"), "baseAsset").upper(),
-                quote=text_of(required(obj, "quoteAsset"), "quoteAsset").upper(),
-                status=obj.get("status") if isinstance(obj.get("status"), str) else None,
-            )
-
-        return self._collect("exchange_market", body["symbols"], parse)
+        return self._markets(body["symbols"], symbol="symbol", base="baseAsset", quote="quoteAsset")
 
     async def klines(
         self,

@@ -32,7 +32,6 @@ from sources.validate import (
     check_candle,
     price_of,
     required,
-    text_of,
     time_from_s,
 )
 
@@ -109,18 +108,12 @@ class Coinbase(RestAdapter):
         body = await self.client.get_json("/market/products")
         if not isinstance(body, dict) or not isinstance(body.get("products"), list):
             raise SourceDecodeError(self.source, "products reply without a products array")
-
-        def parse(row: Any) -> ExchangeMarket:
-            obj = as_object(row)
-            return ExchangeMarket(
-                source=self.source,
-                symbol=text_of(required(obj, "product_id"), "product_id"),
-                base=text_of(required(obj, "base_currency_id"), "base_currency_id").upper(),
-                quote=text_of(required(obj, "quote_currency_id"), "quote_currency_id").upper(),
-                status=obj.get("status") if isinstance(obj.get("status"), str) else None,
-            )
-
-        return self._collect("exchange_market", body["products"], parse)
+        return self._markets(
+            body["products"],
+            symbol="product_id",
+            base="base_currency_id",
+            quote="quote_currency_id",
+        )
 
     async def candles(
         self, product_id: str, interval: str, start: datetime, end: datetime

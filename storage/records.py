@@ -3,14 +3,22 @@
 Repositories return these (never live ORM objects), so nothing above storage
 can trigger lazy loads or hold a session open. Money and prices are
 ``Decimal``; every timestamp is timezone-aware UTC.
+
+The records whose fields are exactly a table's columns (signals, chains,
+contracts, chain metrics, transfers) are also what ingest hands the write
+repositories; :func:`row_values` is the one place a record becomes the
+``{column: value}`` mapping an INSERT takes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +184,13 @@ class AssetPageRow:
 class AssetPage:
     rows: tuple[AssetPageRow, ...]
     has_next: bool
+
+
+def row_values(record: DataclassInstance) -> dict[str, Any]:
+    """A record as the ``{column: value}`` mapping an INSERT takes.
+
+    Write rows are these records (or dataclasses shaped like them) whose field
+    names are the table's column names, so the mapping is the fields
+    themselves, in declaration order. Values are not copied.
+    """
+    return {f.name: getattr(record, f.name) for f in fields(record)}

@@ -11,8 +11,10 @@ once, with the source cursor (:func:`set_cursor`) in the same transaction as
 the rows it describes, so after a ``kill -9`` the cursor never points past data
 that was lost, nor behind data that would then be duplicated.
 
-Rows arrive as the small frozen dataclasses below (storage is a leaf layer and
-knows nothing of the source adapters' record types).
+Rows arrive as frozen dataclasses (storage is a leaf layer and knows nothing of
+the source adapters' record types): the records of :mod:`storage.records`
+where a table's columns are exactly a record's fields (chains, contracts,
+signals), and the write-only rows below where they are not.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from storage.models import (
     Asset,
     AssetAlias,
     AssetCategory,
+    Base,
     Candle,
     Chain,
     Market,
@@ -39,6 +42,7 @@ from storage.models import (
     SourceCursor,
     TokenContract,
 )
+from storage.records import ChainRecord, ContractRecord, SignalRecord, row_values
 
 #: Rows per statement. Keeps PostgreSQL's 32767 bind-parameter limit (and
 #: SQLite's) out of reach for the widest table (quotes: 14 columns).
@@ -71,23 +75,6 @@ class MarketRow:
     symbol: str
     base_asset_id: int
     quote_currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChainRow:
-    id: str
-    name: str
-    caip2: str
-    evm_chain_id: int | None = None
-    native_asset_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ContractRow:
-    asset_id: int
-    chain_id: str
-    address: str
-    decimals: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,26 +113,11 @@ class CandleRow:
         return (self.source, self.asset_id, self.quote_currency, self.interval, self.open_time)
 
 
-@dataclass(frozen=True, slots=True)
-class SignalRow:
-    source: str
-    asset_id: int
-    kind: str
-    value: Decimal
-    direction: str
-    horizon: str
-    computed_at: datetime
-    details: dict[str, Any] | None = None
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
-
-
 # --------------------------------------------------------------------------- generic upsert
 
 
-def _insert_for(session: AsyncSession, table: Table) -> Any:
+def insert_for(session: AsyncSession, table: Table | type[Base]) -> Any:
+    """The dialect's own ``INSERT`` (the one with ``ON CONFLICT``) for ``table``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -180,7 +152,7 @@ async def upsert(
     values = list(unique.values())
     columns = list(values[0].keys())
     set_cols = [c for c in columns if c not in key] if update is None else list(update)
-    stmt = _insert_for(session, table)
+    stmt = insert_for(session, table)
     if set_cols:
         where = ~and_(table.c.is_complete, ~stmt.excluded.is_complete) if keep_complete else None
         stmt = stmt.on_conflict_do_update(
@@ -213,10 +185,10 @@ async def upsert_assets(session: AsyncSession, rows: Sequence[AssetRow]) -> dict
     if not rows:
         return {}
     table = _table(Asset)
-    unique = {r.canonical_id: _fields(r) for r in rows}
+    unique = {r.canonical_id: row_values(r) for r in rows}
     for start in range(0, len(unique), CHUNK_ROWS):
         chunk = list(unique.values())[start : start + CHUNK_ROWS]
-        stmt = _insert_for(session, table).values(chunk)
+        stmt = insert_for(session, table).values(chunk)
         stmt = stmt.on_conflict_do_update(
             index_elements=["canonical_id"],
             set_={
@@ -298,20 +270,20 @@ async def markets_for_assets(
 
 async def upsert_aliases(session: AsyncSession, rows: Sequence[AliasRow]) -> int:
     return await upsert(
-        session, _table(AssetAlias), map(_fields, rows), key=("source", "external_id")
+        session, _table(AssetAlias), map(row_values, rows), key=("source", "external_id")
     )
 
 
 async def upsert_markets(session: AsyncSession, rows: Sequence[MarketRow]) -> int:
-    return await upsert(session, _table(Market), map(_fields, rows), key=("source", "symbol"))
+    return await upsert(session, _table(Market), map(row_values, rows), key=("source", "symbol"))
 
 
-async def upsert_chains(session: AsyncSession, rows: Sequence[ChainRow]) -> int:
-    return await upsert(session, _table(Chain), map(_fields, rows), key=("id",))
+async def upsert_chains(session: AsyncSession, rows: Sequence[ChainRecord]) -> int:
+    return await upsert(session, _table(Chain), map(row_values, rows), key=("id",))
 
 
-async def upsert_contracts(session: AsyncSession, rows: Sequence[ContractRow]) -> int:
-    params = ({**_fields(r), "address": r.address.lower()} for r in rows)
+async def upsert_contracts(session: AsyncSession, rows: Sequence[ContractRecord]) -> int:
+    params = ({**row_values(r), "address": r.address.lower()} for r in rows)
     return await upsert(session, _table(TokenContract), params, key=("chain_id", "address"))
 
 
@@ -332,17 +304,17 @@ SIGNAL_KEY = ("source", "asset_id", "kind", "computed_at")
 
 
 async def upsert_quotes(session: AsyncSession, rows: Sequence[QuoteRow]) -> int:
-    return await upsert(session, _table(Quote), map(_fields, rows), key=QUOTE_KEY)
+    return await upsert(session, _table(Quote), map(row_values, rows), key=QUOTE_KEY)
 
 
 async def upsert_candles(session: AsyncSession, rows: Sequence[CandleRow]) -> int:
     return await upsert(
-        session, _table(Candle), map(_fields, rows), key=CANDLE_KEY, keep_complete=True
+        session, _table(Candle), map(row_values, rows), key=CANDLE_KEY, keep_complete=True
     )
 
 
-async def upsert_signals(session: AsyncSession, rows: Sequence[SignalRow]) -> int:
-    return await upsert(session, _table(SignalValue), map(_fields, rows), key=SIGNAL_KEY)
+async def upsert_signals(session: AsyncSession, rows: Sequence[SignalRecord]) -> int:
+    return await upsert(session, _table(SignalValue), map(row_values, rows), key=SIGNAL_KEY)
 
 
 # --------------------------------------------------------------------------- cursors

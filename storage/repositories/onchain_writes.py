@@ -10,36 +10,31 @@ natural key, on SQLite and PostgreSQL alike:
   returns them so the caller can drop what hung off them);
 - ``erc20_transfers`` by ``(chain_id, block_hash, log_index)``: immutable facts
   of one block; ``DO NOTHING`` on conflict;
-- ``chain_metrics`` by ``(source, chain_id, kind, ts)`` and ``signal_values``
-  by ``(source, asset_id, kind, computed_at)``: recomputing a point overwrites it.
+- ``chain_metrics`` by ``(source, chain_id, kind, ts)``: recomputing a point
+  overwrites it.
 
-Nothing here commits: the caller owns the unit of work, so rows and the
-ingest cursor land in one transaction.
+Signal values and source cursors are written through
+:mod:`storage.repositories.ingest` (``upsert_signals``, ``get_cursor`` /
+``set_cursor``), which every ingest pump shares. Nothing here commits: the
+caller owns the unit of work, so rows and the ingest cursor land in one
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, and_, cast, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import (
-    Asset,
-    Block,
-    Chain,
-    ChainMetric,
-    Erc20Transfer,
-    SignalValue,
-    SourceCursor,
-    TokenContract,
-)
+from storage.models import Asset, Block, Chain, ChainMetric, Erc20Transfer, TokenContract
+from storage.records import ChainMetricRecord, TransferRecord, row_values
+from storage.repositories.ingest import insert_for
 
 #: Rows per INSERT statement (keeps bind parameters far below SQLite/asyncpg limits).
 CHUNK = 500
@@ -63,87 +58,27 @@ class BlockRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TransferRow:
-    source: str
-    chain_id: str
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
-    contract_address: str
-    from_address: str
-    to_address: str
-    value: Decimal
-    timestamp: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MetricRow:
-    source: str
-    chain_id: str
-    kind: str
-    ts: datetime
-    value: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class SignalRow:
-    source: str
-    asset_id: int
-    kind: str
-    value: Decimal
-    direction: str
-    horizon: str
-    computed_at: datetime
-    details: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
 class StoredBlock:
     number: int
     hash: str
     timestamp: datetime
 
 
-def _insert(session: AsyncSession, model: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
-
-
 def _chunks(rows: Sequence[Any]) -> list[Sequence[Any]]:
     return [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
 
 
-# --------------------------------------------------------------------------- chain + cursor
+# --------------------------------------------------------------------------- chain
 
 
 async def ensure_chain(
     session: AsyncSession, *, chain_id: str, name: str, caip2: str, evm_chain_id: int
 ) -> None:
     """Create the chain row if it is missing (an existing row is left as curated)."""
-    stmt = _insert(session, Chain).values(
+    stmt = insert_for(session, Chain).values(
         id=chain_id, name=name, caip2=caip2, evm_chain_id=evm_chain_id
     )
     await session.execute(stmt.on_conflict_do_nothing())
-
-
-async def read_cursor(session: AsyncSession, source: str, stream: str) -> str | None:
-    stmt = select(SourceCursor.cursor).where(
-        SourceCursor.source == source, SourceCursor.stream == stream
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def write_cursor(session: AsyncSession, source: str, stream: str, cursor: str) -> None:
-    stmt = _insert(session, SourceCursor).values(
-        source=source, stream=stream, cursor=cursor, updated_at=datetime.now(UTC)
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["source", "stream"],
-        set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
-    )
-    await session.execute(stmt)
 
 
 # --------------------------------------------------------------------------- blocks
@@ -166,7 +101,9 @@ async def upsert_blocks(session: AsyncSession, rows: Sequence[BlockRow]) -> list
         return []
     chain_id = rows[0].chain_id
     for chunk in _chunks(rows):
-        stmt = _insert(session, Block).values([{**asdict(r), "canonical": True} for r in chunk])
+        stmt = insert_for(session, Block).values(
+            [{**row_values(r), "canonical": True} for r in chunk]
+        )
         ex = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["chain_id", "hash"],
@@ -236,9 +173,9 @@ async def latest_canonical_fees(
 # --------------------------------------------------------------------------- transfers
 
 
-async def insert_transfers(session: AsyncSession, rows: Sequence[TransferRow]) -> None:
+async def insert_transfers(session: AsyncSession, rows: Sequence[TransferRecord]) -> None:
     for chunk in _chunks(rows):
-        stmt = _insert(session, Erc20Transfer).values([asdict(r) for r in chunk])
+        stmt = insert_for(session, Erc20Transfer).values([row_values(r) for r in chunk])
         await session.execute(stmt.on_conflict_do_nothing())
 
 
@@ -291,12 +228,12 @@ async def transfer_volume_buckets(
     return {int(b): float(v or 0.0) for b, v in (await session.execute(stmt)).all()}
 
 
-# --------------------------------------------------------------------------- metrics + signals
+# --------------------------------------------------------------------------- metrics
 
 
-async def upsert_chain_metrics(session: AsyncSession, rows: Sequence[MetricRow]) -> None:
+async def upsert_chain_metrics(session: AsyncSession, rows: Sequence[ChainMetricRecord]) -> None:
     for chunk in _chunks(rows):
-        stmt = _insert(session, ChainMetric).values([asdict(r) for r in chunk])
+        stmt = insert_for(session, ChainMetric).values([row_values(r) for r in chunk])
         stmt = stmt.on_conflict_do_update(
             index_elements=["source", "chain_id", "kind", "ts"], set_={"value": stmt.excluded.value}
         )
@@ -315,22 +252,6 @@ async def delete_chain_metrics(
                 ChainMetric.ts.in_(list(ts)),
             )
         )
-
-
-async def upsert_signal_values(session: AsyncSession, rows: Sequence[SignalRow]) -> None:
-    for chunk in _chunks(rows):
-        stmt = _insert(session, SignalValue).values([asdict(r) for r in chunk])
-        ex = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source", "asset_id", "kind", "computed_at"],
-            set_={
-                "value": ex.value,
-                "direction": ex.direction,
-                "horizon": ex.horizon,
-                "details": ex.details,
-            },
-        )
-        await session.execute(stmt)
 
 
 async def token_assets(session: AsyncSession, chain_id: str) -> dict[str, int]:
@@ -354,10 +275,7 @@ async def native_asset_id(session: AsyncSession, chain_id: str) -> int | None:
 
 __all__ = [
     "BlockRow",
-    "MetricRow",
-    "SignalRow",
     "StoredBlock",
-    "TransferRow",
     "canonical_hashes",
     "delete_chain_metrics",
     "delete_transfers_of_blocks",
@@ -366,11 +284,8 @@ __all__ = [
     "latest_canonical_fees",
     "native_asset_id",
     "orphan_blocks_above",
-    "read_cursor",
     "token_assets",
     "transfer_volume_buckets",
     "upsert_blocks",
     "upsert_chain_metrics",
-    "upsert_signal_values",
-    "write_cursor",
 ]

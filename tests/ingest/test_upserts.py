@@ -18,6 +18,7 @@ from storage.models import (
     SignalValue,
     TokenContract,
 )
+from storage.records import ChainRecord, ContractRecord, SignalRecord
 from storage.repositories import ingest as repo
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -44,7 +45,7 @@ async def test_identity_upserts_are_idempotent_and_keep_known_values(db):
             ],
         )
         eth, usdc = ids["ethereum"], ids["usd-coin"]
-        await repo.upsert_chains(s, [repo.ChainRow("ethereum", "Ethereum", "eip155:1", 1, eth)])
+        await repo.upsert_chains(s, [ChainRecord("ethereum", "Ethereum", "eip155:1", 1, eth)])
         await s.commit()
     for _ in range(2):
         async with db.sessions() as s:
@@ -57,11 +58,7 @@ async def test_identity_upserts_are_idempotent_and_keep_known_values(db):
             await repo.upsert_markets(s, [repo.MarketRow("binance", "ETHUSDT", eth, "USDT")])
             await repo.upsert_contracts(
                 s,
-                [
-                    repo.ContractRow(
-                        usdc, "ethereum", "0xA0b86991c6218b36c1d19d4a2e9eB0cE3606eB48", 6
-                    )
-                ],
+                [ContractRecord(usdc, "ethereum", "0xA0b86991c6218b36c1d19d4a2e9eB0cE3606eB48", 6)],
             )
             await repo.upsert_categories(s, [(usdc, "stablecoins"), (usdc, "stablecoins")])
             await s.commit()
@@ -165,7 +162,7 @@ async def test_large_batches_are_chunked(db):
 
 async def test_cursor_commits_with_rows_and_rolls_back_with_them(db):
     btc = await _seed_asset(db)
-    sig = repo.SignalRow("cryptoql", btc, "rsi", Decimal("55.5"), "neutral", "1h", T0, {"n": 14})
+    sig = SignalRecord("cryptoql", btc, "rsi", Decimal("55.5"), "neutral", "1h", T0, {"n": 14})
     async with db.sessions() as s:
         await repo.upsert_signals(s, [sig])
         await repo.set_cursor(s, "test", "signals", "a", T0)

@@ -2,6 +2,7 @@
 
 import asyncio
 import decimal
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from sources.ethereum import EthereumClient, EthereumRpc
 from sources.ethereum_ws import NewHeadsFeed
 from sources.ws_stream import StreamPolicy
 from storage.models import Asset, Block, ChainMetric, Erc20Transfer, SignalValue
-from storage.repositories import onchain_writes as repo
+from storage.repositories import ingest as repo
 from tests.onchain.wsproxy import WsProxy
 
 CHAIN = "anvil"
@@ -76,7 +77,7 @@ async def canonical_blocks(db) -> dict[int, Block]:
 
 async def cursor(db) -> str | None:
     async with db.sessions() as s:
-        return await repo.read_cursor(s, "anvil", f"blocks:{CHAIN}")
+        return await repo.get_cursor(s, "anvil", f"blocks:{CHAIN}")
 
 
 async def test_sync_stores_blocks_fees_transfers_metrics_and_cursor(db, anvil, make_pump):
@@ -159,7 +160,7 @@ async def test_resync_and_replay_write_nothing_twice(db, anvil, make_pump):
     # Rewind the cursor (as after a crash between commit and acknowledgement) and replay.
     async with db.sessions.begin() as s:
         first = (await s.execute(select(Block.hash).where(Block.number == 1))).scalar_one()
-        await repo.write_cursor(s, "anvil", f"blocks:{CHAIN}", f"1:{first}")
+        await repo.set_cursor(s, "anvil", f"blocks:{CHAIN}", f"1:{first}", datetime.now(UTC))
     replayed = await pump.sync()
     assert replayed.blocks == anvil.block_number() - 1
     after = [await _count(db, m) for m in (Block, Erc20Transfer, ChainMetric, SignalValue)]
