@@ -248,7 +248,13 @@ async def load(
     first_error = ""
     payload = {"query": query, "variables": {"n": n}}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    # Uncompressed answers: the figures measure producing the JSON, the same bytes the
+    # hand-built ceiling of bench/speed.py sends (compression is the same cost for every
+    # path and is measured separately in docs/performance.md).
+    headers = {"accept-encoding": "identity"}
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=limits, headers=headers
+    ) as client:
         for _ in range(2):  # warm-up
             await _query(client, n, query)
         deadline = time.perf_counter() + duration

@@ -17,8 +17,10 @@ definition, fragment arguments.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from graphql import (
@@ -286,12 +288,43 @@ class PlanBuilder:
                 LEAF, nullable, serialize=_memo_serialize(t), leaf_kind=LEAF_OTHER, type_name=t.name
             )
         if isinstance(t, GraphQLScalarType):
+            serialize: Callable[[Any], Any] = t.serialize
+            if isinstance(serialize, operator.methodcaller) and repr(serialize) == _ISOFORMAT:
+                serialize = _memo_isoformat(serialize)
             return Completer(
-                LEAF, nullable, serialize=t.serialize, leaf_kind=_leaf_kind(t), type_name=t.name
+                LEAF, nullable, serialize=serialize, leaf_kind=_leaf_kind(t), type_name=t.name
             )
         if isinstance(t, GraphQLObjectType):
             return Completer(OBJECT, nullable, type_name=t.name, plan=self.object_plan(t, sub_sets))
         raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
+
+
+_ISOFORMAT = repr(operator.methodcaller("isoformat"))
+_ISO_MEMO_SIZE = 4096
+
+
+def _memo_isoformat(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``isoformat`` memoised per (datetime, tzinfo), for one plan's field.
+
+    Timestamps repeat within a response (every asset's hourly sparkline has the
+    same bucket times) and ``isoformat`` costs about a microsecond. Equal
+    datetimes in different zones print differently, so the zone is part of the
+    key; anything but a plain ``datetime`` is serialised without the memo.
+    """
+    memo: dict[tuple[datetime, Any], str] = {}
+
+    def cached(value: Any) -> Any:
+        if type(value) is not datetime:
+            return serialize(value)
+        key = (value, value.tzinfo)
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= _ISO_MEMO_SIZE:
+                memo.clear()
+            found = memo[key] = value.isoformat()
+        return found
+
+    return cached
 
 
 def _memo_serialize(t: GraphQLEnumType) -> Callable[[Any], Any]:

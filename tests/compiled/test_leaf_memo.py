@@ -1,0 +1,37 @@
+"""The memoised DateTime serialiser prints exactly what ``isoformat`` prints."""
+
+from __future__ import annotations
+
+import operator
+from datetime import UTC, datetime, timedelta, timezone
+
+from schema.compiled.plan import _memo_isoformat
+
+
+def test_memoised_isoformat_keeps_zones_apart_and_matches_isoformat():
+    serialize = _memo_isoformat(operator.methodcaller("isoformat"))
+    utc = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    plus2 = utc.astimezone(timezone(timedelta(hours=2)))
+    assert utc == plus2  # the same instant ...
+    for _ in range(2):  # ... printed in its own zone, from the memo the second time
+        assert serialize(utc) == "2026-11-27T12:00:00+00:00"
+        assert serialize(plus2) == "2026-11-27T14:00:00+02:00"
+    naive = datetime(2026, 11, 27, 12, 0)
+    assert serialize(naive) == naive.isoformat()
+
+    class Clock(datetime):
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return "subclass"
+
+    assert serialize(Clock(2026, 1, 1, tzinfo=UTC)) == "subclass"  # not memoised
+
+
+def test_memo_is_bounded():
+    serialize = _memo_isoformat(operator.methodcaller("isoformat"))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(10_000):
+        t = start + timedelta(seconds=i)
+        assert serialize(t) == t.isoformat()
+    cells = serialize.__closure__  # type: ignore[attr-defined]
+    memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
+    assert len(memo) <= 4096
