@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from storage.records import CandleRecord
 
@@ -132,9 +133,9 @@ def source_candidates(iv: Interval) -> list[Interval]:
     return [f for f in reversed(INTERVALS.values()) if divides(f, iv)]
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One aggregated candle."""
+class Bucket(NamedTuple):
+    """One aggregated candle (a named tuple: immutable and cheap to build, as a
+    sparkline builds one per point per asset)."""
 
     open_time: datetime
     close_time: datetime

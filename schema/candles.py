@@ -17,45 +17,75 @@ from resolvers.intervals import Bucket
     )
 )
 class Candle:
-    open_time: datetime = strawberry.field(description="Bucket start (inclusive), UTC.")
-    close_time: datetime = strawberry.field(description="Bucket end (exclusive), UTC.")
-    open: Decimal = strawberry.field(description="First trade price in the bucket.")
-    high: Decimal = strawberry.field(description="Highest price.")
-    low: Decimal = strawberry.field(description="Lowest price.")
-    close: Decimal = strawberry.field(description="Last price (so far, while forming).")
-    volume: Decimal | None = strawberry.field(
+    """A view over one :class:`~resolvers.intervals.Bucket`: fields read the bucket
+    when selected, so a 24-point sparkline builds no 14-field copy per point."""
+
+    bucket: strawberry.Private[Bucket]
+    interval_name: strawberry.Private[str]
+
+    @strawberry.field(description="Bucket start (inclusive), UTC.")
+    def open_time(self) -> datetime:
+        return self.bucket.open_time
+
+    @strawberry.field(description="Bucket end (exclusive), UTC.")
+    def close_time(self) -> datetime:
+        return self.bucket.close_time
+
+    @strawberry.field(description="First trade price in the bucket.")
+    def open(self) -> Decimal:
+        return self.bucket.open
+
+    @strawberry.field(description="Highest price.")
+    def high(self) -> Decimal:
+        return self.bucket.high
+
+    @strawberry.field(description="Lowest price.")
+    def low(self) -> Decimal:
+        return self.bucket.low
+
+    @strawberry.field(description="Last price (so far, while forming).")
+    def close(self) -> Decimal:
+        return self.bucket.close
+
+    @strawberry.field(
         description="Base-asset volume summed over the stored candles (null if none had one)."
     )
-    is_complete: bool = strawberry.field(
+    def volume(self) -> Decimal | None:
+        return self.bucket.volume
+
+    @strawberry.field(
         description=(
             "False while the bucket is still forming, or when stored candles inside it are "
             "missing or themselves incomplete."
         )
     )
-    interval: str = strawberry.field(description="The requested interval, e.g. 1h.")
-    source_interval: str = strawberry.field(
-        description="The stored interval it was built from, e.g. 1m."
-    )
-    parts_present: int = strawberry.field(description="Stored candles found in the bucket.")
-    parts_expected: int = strawberry.field(description="Stored candles a full bucket has.")
-    quote: str = strawberry.field(description="Quote currency of the prices.")
-    source: str = strawberry.field(description="The one source every part came from.")
+    def is_complete(self) -> bool:
+        return self.bucket.is_complete
+
+    @strawberry.field(description="The requested interval, e.g. 1h.")
+    def interval(self) -> str:
+        return self.interval_name
+
+    @strawberry.field(description="The stored interval it was built from, e.g. 1m.")
+    def source_interval(self) -> str:
+        return self.bucket.source_interval
+
+    @strawberry.field(description="Stored candles found in the bucket.")
+    def parts_present(self) -> int:
+        return self.bucket.parts
+
+    @strawberry.field(description="Stored candles a full bucket has.")
+    def parts_expected(self) -> int:
+        return self.bucket.expected_parts
+
+    @strawberry.field(description="Quote currency of the prices.")
+    def quote(self) -> str:
+        return self.bucket.quote_currency
+
+    @strawberry.field(description="The one source every part came from.")
+    def source(self) -> str:
+        return self.bucket.source
 
     @classmethod
     def of(cls, b: Bucket, interval: str) -> Candle:
-        return cls(
-            open_time=b.open_time,
-            close_time=b.close_time,
-            open=b.open,
-            high=b.high,
-            low=b.low,
-            close=b.close,
-            volume=b.volume,
-            is_complete=b.is_complete,
-            interval=interval,
-            source_interval=b.source_interval,
-            parts_present=b.parts,
-            parts_expected=b.expected_parts,
-            quote=b.quote_currency,
-            source=b.source,
-        )
+        return cls(bucket=b, interval_name=interval)

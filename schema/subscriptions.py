@@ -22,7 +22,7 @@ import strawberry
 
 from resolvers import subscriptions as live
 from resolvers.instant import Instant
-from resolvers.intervals import close_time, parse_interval
+from resolvers.intervals import Bucket, close_time, parse_interval
 from resolvers.intervals import floor as bucket_floor
 from resolvers.subscriptions.streams import (
     EventMeta,
@@ -135,7 +135,7 @@ class CandleUpdate(LiveEvent):
     def candle(self) -> Candle:
         c = self.event
         iv = parse_interval(c.interval)
-        return Candle(
+        bucket = Bucket(
             open_time=c.open_time,
             close_time=close_time(iv, bucket_floor(iv, c.open_time)),
             open=c.open,
@@ -144,13 +144,13 @@ class CandleUpdate(LiveEvent):
             close=c.close,
             volume=c.volume,
             is_complete=c.is_complete,
-            interval=c.interval,
-            source_interval=c.interval,
-            parts_present=1,
-            parts_expected=1,
-            quote=c.quote,
             source=c.source,
+            quote_currency=c.quote,
+            source_interval=c.interval,
+            parts=1,
+            expected_parts=1,
         )
+        return Candle.of(bucket, c.interval)
 
     @classmethod
     def wrap(cls, record: LiveCandle, meta: EventMeta) -> CandleUpdate:
