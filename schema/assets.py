@@ -24,7 +24,7 @@ from schema.node import Node
 from schema.onchain import AssetOnchain, Contract
 from schema.prices import Market, Price
 from schema.signals import Grade, Signal
-from storage.records import AssetListQuery, AssetPage, AssetRecord
+from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
 
 
 @strawberry.type(
@@ -182,8 +182,18 @@ class Asset(Node):
 
 @strawberry.type(description="An edge in an asset connection.")
 class AssetEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this asset in this ordering.")
-    node: Asset = strawberry.field(description="The asset.")
+    query: strawberry.Private[AssetListQuery]
+    row: strawberry.Private[AssetPageRow]
+    asset: strawberry.Private[Asset]
+
+    @strawberry.field(description="Opaque cursor of this asset in this ordering.")
+    def cursor(self) -> str:
+        # Encoded only when selected: a dashboard page rarely asks for every cursor.
+        return asset_resolvers.cursor_of(self.query, self.row)
+
+    @strawberry.field(description="The asset.")
+    def node(self) -> Asset:
+        return self.asset
 
 
 @strawberry.enum(description="What to order the asset list by.")
@@ -245,21 +255,18 @@ class AssetConnection:
     @classmethod
     def of(cls, query: AssetListQuery, page: AssetPage, instant: Instant) -> AssetConnection:
         edges = [
-            AssetEdge(
-                cursor=asset_resolvers.cursor_of(query, row),
-                node=Asset(record=row.asset, instant=instant),
-            )
+            AssetEdge(query=query, row=row, asset=Asset(record=row.asset, instant=instant))
             for row in page.rows
         ]
         return cls(
             query=query,
             edges=edges,
-            nodes=[e.node for e in edges],
+            nodes=[e.asset for e in edges],
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=query.after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=edges[0].cursor() if edges else None,
+                end_cursor=edges[-1].cursor() if edges else None,
             ),
         )
 
