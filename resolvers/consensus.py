@@ -24,15 +24,18 @@ The method (also in ``docs/consensus.md``):
 3. **Value.** The median of the kept quotes (mean of the middle two for an
    even count). ``spread = (max - min) / median`` over the kept quotes;
    ``observedAt`` is the newest kept observation.
+
+The value types are named tuples: immutable, and cheap to build (a dashboard
+builds several per asset per request).
 """
 
 from __future__ import annotations
 
 import decimal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from storage.types import canonical_decimal
 
@@ -56,8 +59,7 @@ class Excluded:
     NO_CONVERSION_RATE = "NO_CONVERSION_RATE"
 
 
-@dataclass(frozen=True, slots=True)
-class Conversion:
+class Conversion(NamedTuple):
     """An explicit currency conversion applied to a source's quote."""
 
     from_currency: str
@@ -67,8 +69,7 @@ class Conversion:
     rate_stale: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SourcePrice:
+class SourcePrice(NamedTuple):
     """One source's latest quote, expressed in the requested quote currency.
 
     ``price`` is ``None`` when the stored currency could not be converted.
@@ -83,8 +84,7 @@ class SourcePrice:
     conversion: Conversion | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SourceVerdict:
+class SourceVerdict(NamedTuple):
     entry: SourcePrice
     age_seconds: int
     stale: bool
@@ -92,8 +92,7 @@ class SourceVerdict:
     excluded: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Consensus:
+class Consensus(NamedTuple):
     value: Decimal
     quote: str
     observed_at: datetime
