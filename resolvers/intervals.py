@@ -219,6 +219,10 @@ def aggregate(
     return out
 
 
+def _open_time(c: CandleRecord) -> datetime:
+    return c.open_time
+
+
 def _as_is(
     candles: Sequence[CandleRecord],
     iv: Interval,
@@ -235,11 +239,19 @@ def _as_is(
     """
     if iv.seconds is None:
         return None
-    step = timedelta(seconds=iv.seconds)
+    seconds, offset = iv.seconds, iv.offset
+    step = timedelta(seconds=seconds)
+    # Intervals that divide a day with no offset align within the UTC day: the
+    # boundary check needs no epoch timestamp.
+    in_day = offset == 0 and 86400 % seconds == 0
     out: list[Bucket] = []
-    for c in sorted(candles, key=lambda c: c.open_time):
+    for c in sorted(candles, key=_open_time):
         start = c.open_time
-        if start.microsecond or (int(start.timestamp()) - iv.offset) % iv.seconds:
+        if in_day and start.tzinfo is UTC:
+            off_boundary = (start.hour * 3600 + start.minute * 60 + start.second) % seconds
+        else:
+            off_boundary = (int(start.timestamp()) - offset) % seconds
+        if start.microsecond or off_boundary:
             return None  # not on a bucket boundary
         if not first <= start <= last:
             continue

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +57,10 @@ def is_awaitable_type(t: type) -> bool:
     if known is None:
         known = _AWAITABLE_TYPES[t] = issubclass(t, Awaitable)
     return known
+
+
+#: result types of synchronous resolvers that are certainly not awaitable
+_PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict, Decimal, datetime})
 
 
 def _null() -> Any:
@@ -81,6 +87,8 @@ class _Gen:
             "_MIN": MIN_INT,
             "_MAX": MAX_INT,
             "_na": _not_awaitable,
+            "_PLAIN": _PLAIN,
+            "_slow": _null,
         }
         self.lines: list[str] = []
         self.counter = 0
@@ -128,16 +136,9 @@ class _Gen:
             if inner is None:
                 return None
             guard = "None" if item.nullable else "_null()"
-            check = self.name("l", _list_of)
-            return f"[({guard} if {x} is None else {inner}) for {x} in {check}({var})]"
+            listed = f"({var} if type({var}) is list or type({var}) is tuple else _slow())"
+            return f"[({guard} if {x} is None else {inner}) for {x} in {listed}]"
         return None
-
-
-def _list_of(value: Any) -> Any:
-    t = type(value)
-    if t is list or t is tuple:
-        return value
-    raise Slow
 
 
 def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
@@ -170,7 +171,8 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
                 args.append(f"{name}=src")
             if fp.static_kwargs:
                 args.append(f"**{gen.name('k', fp.static_kwargs)}")
-            body.append(f"v = _na({func}({', '.join(args)}))")
+            body.append(f"v = {func}({', '.join(args)})")
+            body.append("if type(v) not in _PLAIN: v = _na(v)")
         else:
             return None
         expr = gen.value_expr(fp.completer, "v", 0)
