@@ -22,40 +22,56 @@ class SignalDirection(Enum):
     NEUTRAL = strawberry.enum_value("neutral", description="No clear direction.")
 
 
+_DIRECTIONS: dict[str, SignalDirection] = {str(d.value): d for d in SignalDirection}
+
+
 def _direction(raw: str) -> SignalDirection:
-    try:
-        return SignalDirection(raw.lower())
-    except ValueError:
-        return SignalDirection.NEUTRAL
+    return _DIRECTIONS.get(raw.lower(), SignalDirection.NEUTRAL)
 
 
 @strawberry.type(description="The latest value of one signal kind from one source.")
 class Signal:
-    kind: str = strawberry.field(description="Signal kind, e.g. rsi, macd, sma_cross.")
-    value: Decimal = strawberry.field(description="The signal's value.")
-    direction: SignalDirection = strawberry.field(description="Which way it points.")
-    horizon: str = strawberry.field(description="The interval it was computed on, e.g. 1h.")
-    computed_at: datetime = strawberry.field(description="When it was computed (UTC).")
-    age_seconds: int = strawberry.field(description="Its age at the instant read.")
-    source: str = strawberry.field(
-        description="Who computed it: cryptoql (our engine) or an upstream provider."
-    )
-    details: JSON | None = strawberry.field(
-        description="Inputs and parameters behind the value, as stored."
-    )
+    """A view over one stored signal: fields read the record when selected."""
+
+    record: strawberry.Private[SignalRecord]
+    instant: strawberry.Private[Instant]
+
+    @strawberry.field(description="Signal kind, e.g. rsi, macd, sma_cross.")
+    def kind(self) -> str:
+        return self.record.kind
+
+    @strawberry.field(description="The signal's value.")
+    def value(self) -> Decimal:
+        return self.record.value
+
+    @strawberry.field(description="Which way it points.")
+    def direction(self) -> SignalDirection:
+        return _direction(self.record.direction)
+
+    @strawberry.field(description="The interval it was computed on, e.g. 1h.")
+    def horizon(self) -> str:
+        return self.record.horizon
+
+    @strawberry.field(description="When it was computed (UTC).")
+    def computed_at(self) -> datetime:
+        return self.record.computed_at
+
+    @strawberry.field(description="Its age at the instant read.")
+    def age_seconds(self) -> int:
+        return self.instant.age_seconds(self.record.computed_at)
+
+    @strawberry.field(description="Who computed it: cryptoql (our engine) or an upstream provider.")
+    def source(self) -> str:
+        return self.record.source
+
+    @strawberry.field(description="Inputs and parameters behind the value, as stored.")
+    def details(self) -> JSON | None:
+        details = self.record.details
+        return None if details is None else JSON(details)
 
     @classmethod
     def of(cls, s: SignalRecord, instant: Instant) -> Signal:
-        return cls(
-            kind=s.kind,
-            value=s.value,
-            direction=_direction(s.direction),
-            horizon=s.horizon,
-            computed_at=s.computed_at,
-            age_seconds=instant.age_seconds(s.computed_at),
-            source=s.source,
-            details=None if s.details is None else JSON(s.details),
-        )
+        return cls(record=s, instant=instant)
 
 
 @strawberry.type(description="One weighted component of a trader grade.")
