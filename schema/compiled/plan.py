@@ -49,7 +49,7 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.fast import compile_list, compile_object
+from schema.compiled.fast import compile_list, compile_object, compile_resolve
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -108,6 +108,8 @@ class ObjectPlan:
     keys: tuple[str, ...] = ()
     #: generated straight-line completion (schema.compiled.fast), when pure
     fast: Callable[[Any], dict[str, Any]] | None = None
+    #: generated field loop for nodes of this plan (schema.compiled.fast)
+    resolve: Callable[[Any, Any, list[Any]], None] | None = None
 
 
 @dataclass(slots=True)
@@ -217,6 +219,7 @@ class PlanBuilder:
             plan.fields.append(self.field_plan(obj, key, nodes))
         plan.keys = tuple(f.key for f in plan.fields)
         plan.fast = compile_object(plan)
+        plan.resolve = compile_resolve(plan)
         return plan
 
     def field_plan(self, obj: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> FieldPlan:

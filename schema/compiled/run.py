@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, located_error
 from graphql.pyutils import Path
 from strawberry.types.info import Info
 
+from schema.compiled.fast import as_coroutine
 from schema.compiled.fast import is_awaitable_type as _is_awaitable
 from schema.compiled.plan import (
     ATTR,
@@ -117,7 +118,11 @@ class Run:
             for node in level:
                 # Objects below a nulled position still run, as in graphql-core:
                 # their errors take part in choosing the canonical error list.
-                self.resolve_node(node, pending)
+                generated = node.plan.resolve
+                if generated is not None:
+                    generated(self, node, pending)
+                else:
+                    self.resolve_node(node, pending)
             if pending:
                 await self.drive(pending)
             level = self.next_level
@@ -149,7 +154,7 @@ class Run:
                     pending.append((value, node, fp))
                     continue
                 if _is_awaitable(type(value)):
-                    pending.append((_as_coroutine(value), node, fp))
+                    pending.append((as_coroutine(value), node, fp))
                     continue
             self.complete_field(fp, value, node)
 
@@ -356,10 +361,3 @@ class Run:
 
     def errors_list(self) -> list[GraphQLError]:
         return [error for error, _position in self.errors]
-
-
-def _as_coroutine(aw: Awaitable[Any]) -> Coroutine[Any, Any, Any]:
-    async def wrapper() -> Any:
-        return await aw
-
-    return wrapper()

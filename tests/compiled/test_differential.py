@@ -11,6 +11,7 @@ normalised the same way for both (schema.compiled.errors), as the server returns
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import strawberry
@@ -137,7 +138,11 @@ def _targets(result: Any, query: str) -> list[tuple[int, ...]]:
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(query=queries(SDL))
 async def test_generated_operations_match(query: str):
     raw: list[Any] = []
