@@ -26,6 +26,7 @@ are allowed at all.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -250,6 +251,27 @@ class DocumentLimits:
         return measure
 
 
+#: documents (by source text, per Limits) already measured within the limits: a
+#: dashboard polling the same document is not walked again. Bounded; refusals are
+#: never remembered, so an error is always built fresh.
+_PASSED: OrderedDict[tuple[Limits, str], None] = OrderedDict()
+_PASSED_MAX = 1024
+
+
+def _limit_errors(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
+    loc = document.loc
+    key = (limits, loc.source.body) if loc is not None else None
+    if key is not None and key in _PASSED:
+        _PASSED.move_to_end(key)
+        return []
+    errors = DocumentLimits(document, limits).errors()
+    if not errors and key is not None:
+        _PASSED[key] = None
+        if len(_PASSED) > _PASSED_MAX:
+            _PASSED.popitem(last=False)
+    return errors
+
+
 def _error(node: Any, code: str, message: str, extra: dict[str, int]) -> GraphQLError:
     return GraphQLError(message, node, extensions={"code": code, **extra})
 
@@ -278,8 +300,9 @@ class QueryLimits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ec = self.execution_context
-        if ec.graphql_document is not None and ec.pre_execution_errors is None:
-            errors = DocumentLimits(ec.graphql_document, self.limits).errors()
+        document = ec.graphql_document
+        if document is not None and ec.pre_execution_errors is None:
+            errors = _limit_errors(document, self.limits)
             if errors:
                 ec.pre_execution_errors = errors  # strawberry then skips validation
         extra = _EXTRA_RULES

@@ -56,7 +56,9 @@ _build = registry.build_loaders
 def _build_memoised(sessions: Any) -> Any:
     loaders = _build(sessions)
     for field in type(loaders).__dataclass_fields__:
-        _memoised(getattr(loaders, field))
+        value = getattr(loaders, field)
+        if hasattr(value, "batch_load_fn"):  # loaders only (not their shared bookkeeping)
+            _memoised(value)
     return loaders
 
 

@@ -191,3 +191,19 @@ class _Ctx:
 def test_introspection_policy(settings, principal, allowed):
     policy = introspection_policy(Settings(**settings))
     assert policy(_Ctx(principal)) is allowed
+
+
+def test_a_document_within_limits_is_remembered_per_limits_never_a_refusal():
+    from graphql import parse
+
+    from app.limits import _PASSED, Limits, _limit_errors
+
+    text = "{ a { b { c { d } } } }"
+    roomy, tight = Limits(max_depth=10), Limits(max_depth=2)
+    assert _limit_errors(parse(text), roomy) == []
+    assert (roomy, text) in _PASSED
+    # The same text under tighter limits is measured again and refused, every time.
+    for _ in range(2):
+        (error,) = _limit_errors(parse(text), tight)
+        assert error.extensions["code"] == "DEPTH_LIMIT_EXCEEDED"
+    assert (tight, text) not in _PASSED
