@@ -78,7 +78,11 @@ def _tune_gc(settings: Settings) -> tuple[int, int, int] | None:
 
 
 def _meter(services: dict[str, Any]) -> Meter | None:
-    """A meter over the cost service's ``charge`` (the cost component may start later)."""
+    """A meter over the cost service's ``charge``, looked up per flush.
+
+    The cost component is entered before this one and closed after it, so the
+    final flush in :meth:`Meter.aclose` still reaches an open budget store.
+    """
 
     async def charge(key: str, tier: str, cost: float) -> Any:
         service = services.get("cost")

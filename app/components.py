@@ -16,14 +16,16 @@ from app.response_cache import response_cache_component
 
 COMPONENTS: list[Component] = []
 
-# The broker first: later components (ingest) publish through services["broker"].
+# Query cost: analysis config + per-caller budgets (memory or Redis) as services["cost"].
+# Before the broker, so it is closed after it: the broker's subscription meter charges
+# what delivered events still owe through services["cost"] when it shuts down.
+COMPONENTS.append(cost_component)
+
+# The broker next: later components (ingest) publish through services["broker"].
 COMPONENTS.append(broker_component)
 
 # API keys: authenticator, key cache + Redis invalidation, audit writer (docs/keys.md).
 COMPONENTS.append(keys_component)
-
-# Query cost: analysis config + per-caller budgets (memory or Redis) as services["cost"].
-COMPONENTS.append(cost_component)
 
 # Ingest: real sources or the simulated market, as a background task (docs/ingest.md).
 COMPONENTS.append(ingest_component)

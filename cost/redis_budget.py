@@ -10,6 +10,11 @@ anyway), so idle callers cost no memory.
 When Redis cannot be reached the store degrades to a per-process bucket
 (:class:`cost.budget.MemoryBudgetStore`) and logs it, rather than failing every
 request or letting every request through.
+
+:meth:`RedisBudgetStore.aclose` disconnects the client's pool, and the store
+refuses every later operation (:class:`BudgetStoreClosed`): a redis-py pool
+that was closed opens a fresh connection on its next command, which nothing
+would ever close.
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ return {allowed, string.format('%.6f', avail)}
 """
 
 
+class BudgetStoreClosed(RuntimeError):
+    """A budget operation after :meth:`RedisBudgetStore.aclose` (a shutdown-order bug)."""
+
+
 class RedisBudgetStore:
     def __init__(self, client: Redis, prefix: str = "cryptoql:budget:") -> None:
         self.client = client
@@ -66,12 +75,15 @@ class RedisBudgetStore:
         self._script: Any = client.register_script(_SCRIPT)
         self._fallback = MemoryBudgetStore()
         self._last_warning = 0.0
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cryptoql:budget:") -> RedisBudgetStore:
         return cls(Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), prefix)
 
     async def _run(self, key: str, tier: Tier, op: str, amount: float) -> tuple[bool, float]:
+        if self._closed:
+            raise BudgetStoreClosed(f"budget store {self.prefix!r} is closed ({op} {key!r})")
         raw = await self._script(
             keys=[self.prefix + key],
             args=[repr(tier.capacity), repr(tier.restore_rate), op, repr(float(amount))],
@@ -115,4 +127,5 @@ class RedisBudgetStore:
         return self._status(tier, available)
 
     async def aclose(self) -> None:
+        self._closed = True
         await self.client.aclose()

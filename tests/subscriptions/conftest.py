@@ -186,9 +186,6 @@ def live_overrides(param: Any) -> dict[str, Any]:
         opts.setdefault("pubsub_namespace", f"cqtest:{tag}:")
         opts.setdefault("key_invalidation_channel", f"cqtest:{tag}:keys:invalidate")
         opts.setdefault("cost_redis_prefix", f"cqtest:{tag}:budget:")
-        # The Redis budget store is not under test here (and leaves a connection
-        # open at shutdown: reported to its owner); budgets stay in memory.
-        opts.setdefault("cost_budget_backend", "memory")
     return opts
 
 

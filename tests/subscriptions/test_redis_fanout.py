@@ -138,7 +138,7 @@ async def test_readyz_reports_the_listener(seeded_db: str, tmp_path: Path) -> No
             redis_url=REDIS_TEST_URL,
             pubsub_namespace=ns,
             key_invalidation_channel=f"{ns}keys",
-            cost_budget_backend="memory",
+            cost_redis_prefix=f"{ns}budget:",
         )
     )
     async with running_app(app) as client:
