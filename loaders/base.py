@@ -1,7 +1,18 @@
-"""Shared base for loaders: each batch gets its own short session."""
+"""Shared base for loaders: each batch gets its own short session.
+
+aiodataloader runs every batch as a task of its own, which nothing awaits but
+the futures of the keys it loads. When the resolvers waiting on those futures
+are cancelled (graphql-core cancels a field's siblings once a non-null error
+propagates), the batch keeps running after the operation has finished, holding
+a pooled connection. Loaders of one request therefore share an :data:`InFlight`
+set of their running batch tasks, which the request settles before it ends
+(:meth:`loaders.registry.Loaders.settle`): no query outlives the request that
+issued it, and the engine is never disposed under a connection still in use.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -14,16 +25,22 @@ from storage.engine import SessionFactory
 K = TypeVar("K")
 V = TypeVar("V")
 
+#: The batch tasks of one request's loaders that are still running.
+InFlight = set["asyncio.Task[Any]"]
+
 
 class SessionLoader(DataLoader[K, V]):
     """A DataLoader holding the session factory its batch function opens sessions from."""
 
     max_batch_size_default = 1000
 
-    def __init__(self, sessions: SessionFactory, **kwargs: Any) -> None:
+    def __init__(
+        self, sessions: SessionFactory, *, inflight: InFlight | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("max_batch_size", self.max_batch_size_default)
         super().__init__(**kwargs)
         self.sessions = sessions
+        self.inflight: InFlight = inflight if inflight is not None else set()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -46,6 +63,13 @@ def _observed(fn: Any, name: str) -> Any:
         observe = batch_observer.get()
         if observe is not None:
             observe(name, len(keys))
-        return await fn(self, keys)
+        task = asyncio.current_task()
+        if task is None:
+            return await fn(self, keys)
+        self.inflight.add(task)
+        try:
+            return await fn(self, keys)
+        finally:
+            self.inflight.discard(task)
 
     return batch_load_fn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from loaders.assets import (
@@ -11,6 +12,7 @@ from loaders.assets import (
     AssetPageByQueryLoader,
     AssetsBySymbolLoader,
 )
+from loaders.base import InFlight
 from loaders.candles import CandlesByAssetLoader
 from loaders.chains import (
     BlockByHashLoader,
@@ -50,28 +52,41 @@ class Loaders:
     metric_series_by_chain: MetricSeriesByChainLoader
     transfer_stats_by_contract: TransferStatsByContractLoader
     largest_transfers_by_contract: LargestTransfersByContractLoader
+    #: the batch tasks of these loaders still running (shared by all of them)
+    inflight: InFlight
+
+    async def settle(self) -> None:
+        """Wait for every batch still running, so none outlives the request.
+
+        Batches whose callers were cancelled finish and return their
+        connections; their results and errors went to futures nobody awaits.
+        """
+        while self.inflight:
+            await asyncio.gather(*self.inflight, return_exceptions=True)
 
 
 def build_loaders(sessions: SessionFactory) -> Loaders:
     """Create fresh loaders; must run inside the request's event loop."""
+    inflight: InFlight = set()
     return Loaders(
-        asset_by_id=AssetByIdLoader(sessions),
-        asset_by_canonical_id=AssetByCanonicalIdLoader(sessions),
-        assets_by_symbol=AssetsBySymbolLoader(sessions),
-        asset_page=AssetPageByQueryLoader(sessions),
-        asset_count=AssetCountByQueryLoader(sessions),
-        quotes_by_asset=QuotesByAssetLoader(sessions),
-        quotes_by_canonical_id=QuotesByCanonicalIdLoader(sessions),
-        signals_by_asset=SignalsByAssetLoader(sessions),
-        candles_by_asset=CandlesByAssetLoader(sessions),
-        chains=ChainsByScopeLoader(sessions),
-        chain_by_id=ChainByIdLoader(sessions),
-        contracts_by_asset=ContractsByAssetLoader(sessions),
-        head_block_by_chain=HeadBlockByChainLoader(sessions),
-        blocks_by_chain=BlocksByChainLoader(sessions),
-        block_by_hash=BlockByHashLoader(sessions),
-        latest_metrics_by_chain=LatestMetricsByChainLoader(sessions),
-        metric_series_by_chain=MetricSeriesByChainLoader(sessions),
-        transfer_stats_by_contract=TransferStatsByContractLoader(sessions),
-        largest_transfers_by_contract=LargestTransfersByContractLoader(sessions),
+        asset_by_id=AssetByIdLoader(sessions, inflight=inflight),
+        asset_by_canonical_id=AssetByCanonicalIdLoader(sessions, inflight=inflight),
+        assets_by_symbol=AssetsBySymbolLoader(sessions, inflight=inflight),
+        asset_page=AssetPageByQueryLoader(sessions, inflight=inflight),
+        asset_count=AssetCountByQueryLoader(sessions, inflight=inflight),
+        quotes_by_asset=QuotesByAssetLoader(sessions, inflight=inflight),
+        quotes_by_canonical_id=QuotesByCanonicalIdLoader(sessions, inflight=inflight),
+        signals_by_asset=SignalsByAssetLoader(sessions, inflight=inflight),
+        candles_by_asset=CandlesByAssetLoader(sessions, inflight=inflight),
+        chains=ChainsByScopeLoader(sessions, inflight=inflight),
+        chain_by_id=ChainByIdLoader(sessions, inflight=inflight),
+        contracts_by_asset=ContractsByAssetLoader(sessions, inflight=inflight),
+        head_block_by_chain=HeadBlockByChainLoader(sessions, inflight=inflight),
+        blocks_by_chain=BlocksByChainLoader(sessions, inflight=inflight),
+        block_by_hash=BlockByHashLoader(sessions, inflight=inflight),
+        latest_metrics_by_chain=LatestMetricsByChainLoader(sessions, inflight=inflight),
+        metric_series_by_chain=MetricSeriesByChainLoader(sessions, inflight=inflight),
+        transfer_stats_by_contract=TransferStatsByContractLoader(sessions, inflight=inflight),
+        largest_transfers_by_contract=LargestTransfersByContractLoader(sessions, inflight=inflight),
+        inflight=inflight,
     )

@@ -14,6 +14,7 @@ from schema.compiled.executor import CompiledExecutor, ReferenceExecutor
 from schema.ratelimit import CostQuery, bind_cost_request
 from schema.root import Query
 from schema.scopes import ScopeGuard
+from schema.settle import SettleLoaders
 from schema.subscriptions import Subscription
 
 #: Strawberry builds one extension per request from each factory (a class or a callable).
@@ -56,7 +57,8 @@ def build_schema(
             batching_config=batching,
         ),
         # ScopeGuard: per-field API-key scopes as a validation rule (schema/scopes.py).
-        extensions=[*extensions, ScopeGuard, _cost_extension],
+        # SettleLoaders: no loader batch outlives its operation (schema/settle.py).
+        extensions=[*extensions, ScopeGuard, _cost_extension, SettleLoaders],
     )
 
 

@@ -1,0 +1,58 @@
+"""No loader batch outlives its operation, even when the fields waiting on it are cancelled.
+
+On graphql-core's executor (the reference path, also taken when the compiled
+path does not plan a document) a non-null ``candles`` that fails on a bad
+``quote`` nulls ``nativeAsset`` and cancels its sibling ``signals``, whose
+batch query was already dispatched as a task of its own. Before the response
+is out that batch must have finished and returned its connection: otherwise it
+runs on after the request, and an app shut down meanwhile disposes its engine
+under it (the connection is then never closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiodataloader
+import pytest
+
+from app.main import create_app
+from tests.conftest import Db, make_settings
+from tests.factories import Factory
+from tests.graph.conftest import Served, serve
+
+QUERY = """{ chains { nativeAsset {
+  signals { kind value }
+  candles(interval: "1h", last: 5, quote: "not a code") { close }
+} } }"""
+
+
+def running_batches() -> list[asyncio.Task[object]]:
+    code = aiodataloader.dispatch_queue_batch.__code__
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and getattr(task.get_coro(), "cr_code", None) is code
+    ]
+
+
+@pytest.fixture
+async def reference(db: Db) -> AsyncIterator[Served]:
+    settings = make_settings(db.url, cost_enforce=False, compiled_execution=False)
+    async with serve(create_app(settings)) as served:
+        yield served
+
+
+async def test_cancelled_fields_leave_no_batch_running(db: Db, reference: Served) -> None:
+    f = Factory(db.sessions)
+    eth = await f.asset("ethereum", symbol="ETH")
+    await f.chain("ethereum", native_asset_id=eth)
+    await f.signal(eth, "rsi_14", 55)
+    for _ in range(5):
+        resp = await reference.client.post("/graphql", json={"query": QUERY})
+        body = resp.json()
+        assert body["data"] == {"chains": [{"nativeAsset": None}]}, resp.text
+        assert body["errors"][0]["path"] == ["chains", 0, "nativeAsset", "candles"]
+        assert running_batches() == []
+        assert reference.engine.pool.checkedout() == 0
