@@ -3,7 +3,8 @@
 What is measured: HTTP requests and latency per route; GraphQL requests and
 latency per operation name; GraphQL errors by ``extensions.code``; SQL
 statements per GraphQL request (``storage.instrument``); loader batch sizes
-(``loaders.base.batch_observer``).
+(``loaders.base.batch_observer``); operations by execution path (compiled plan or
+a counted fallback to graphql-core's executor, ``schema.compiled.executor.STATS``).
 
 Operation names come from clients, so they are bounded before they become a
 label: names that are not plain GraphQL names become ``invalid``, a missing
@@ -26,17 +27,38 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
 from app.logging import RequestInfo, current_request
 from resolvers.errors import ERROR_CODES
+from schema.compiled.executor import STATS as EXECUTION_STATS
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SQL_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+
+
+class _ExecutionPaths(Collector):
+    """Operations by execution path, read from the executor's counters at scrape time
+    (nothing is added to the request path): ``compiled``, ``reference`` (compiled
+    execution off) and ``fallback:<reason>`` for documents plans do not model.
+    Process-wide: every app in the process shares the executor."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "cryptoql_graphql_executions",
+            "GraphQL operations executed, by path: compiled plan, reference executor, "
+            "or fallback:<reason> to the reference executor.",
+            labels=["path"],
+        )
+        for path, count in sorted(EXECUTION_STATS.items()):
+            family.add_metric([path], count)
+        yield family
 
 
 class Metrics:
@@ -91,6 +113,7 @@ class Metrics:
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
+        r.register(_ExecutionPaths())
 
     def operation_label(self, name: str | None) -> str:
         if not name:

@@ -133,6 +133,24 @@ async def test_metrics_count_operations_errors_sql_and_loader_batches(api):
     )
 
 
+async def test_metrics_show_compiled_runs_and_fallbacks(api):
+    def executions(text: str) -> dict[str, float]:
+        return {
+            dict(labels)["path"]: v
+            for (name, labels), v in samples(text).items()
+            if name == "cryptoql_graphql_executions_total"
+        }
+
+    before = executions((await api.get("/metrics")).text)
+    plain = '{ asset(id: "x") { symbol } }'
+    introspection = "{ __schema { queryType { name } } }"
+    for query in (plain, plain, introspection):
+        assert (await api.post("/graphql", json={"query": query})).status_code == 200
+    after = executions((await api.get("/metrics")).text)
+    assert after["compiled"] - before.get("compiled", 0) == 2
+    assert after["fallback:introspection"] - before.get("fallback:introspection", 0) == 1
+
+
 def test_operation_labels_are_bounded():
     metrics = Metrics(max_operation_names=3)
     assert metrics.operation_label(None) == "anonymous"
