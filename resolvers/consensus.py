@@ -138,10 +138,6 @@ def outliers(
     return [d > limit for d in deviations]
 
 
-def _verdict_order(e: SourcePrice) -> tuple[str, str]:
-    return (e.source, e.original_currency)
-
-
 def agree(
     entries: Sequence[SourcePrice],
     *,
@@ -152,24 +148,34 @@ def agree(
     min_deviation: Decimal,
 ) -> Consensus | None:
     """The consensus of ``entries`` at instant ``at``; ``None`` if no entry has a price."""
-    if all(e.price is None for e in entries):
-        return None
-    # Per entry: its age at the instant and whether it is stale (by position).
-    ages: list[int] = []
-    stale: list[bool] = []
-    for e in entries:
+    # One pass: each entry's age at the instant, whether it is stale, and which
+    # entries are priced / fresh (by position).
+    n = len(entries)
+    ages = [0] * n
+    stale = [False] * n
+    priced: list[int] = []
+    fresh: list[int] = []
+    for i, e in enumerate(entries):
         age = int((at - e.observed_at).total_seconds())
-        age = age if age > 0 else 0
-        ages.append(age)
-        stale.append(age > stale_after(e.source))
-    priced = [i for i, e in enumerate(entries) if e.price is not None]
-    fresh = [i for i in priced if not stale[i]]
+        if age < 0:
+            age = 0
+        ages[i] = age
+        is_stale = stale[i] = age > stale_after(e.source)
+        if e.price is not None:
+            priced.append(i)
+            if not is_stale:
+                fresh.append(i)
+    if not priced:
+        return None
     candidates = fresh or priced
     prices: list[Decimal] = [entries[i].price for i in candidates]  # type: ignore[misc]
     flags = outliers(prices, threshold=threshold, min_deviation=min_deviation)
-    rejected = {i for i, bad in zip(candidates, flags, strict=True) if bad}
-    kept = [i for i in candidates if i not in rejected]
-    kept_prices = [p for i, p in zip(candidates, prices, strict=True) if i not in rejected]
+    if True in flags:
+        rejected = {i for i, bad in zip(candidates, flags, strict=True) if bad}
+        kept = [i for i in candidates if i not in rejected]
+        kept_prices = [p for p, bad in zip(prices, flags, strict=True) if not bad]
+    else:
+        rejected, kept, kept_prices = set(), candidates, prices
     value = median(kept_prices)
     spread = (
         _CTX.divide(_CTX.subtract(max(kept_prices), min(kept_prices)), value) if value else None
@@ -180,10 +186,11 @@ def agree(
         method = Method.SINGLE_SOURCE
     else:
         method = Method.MEDIAN
-    observed_at = max(entries[i].observed_at for i in kept)
+    observed_at = max([entries[i].observed_at for i in kept])
     used = set(kept)
     verdicts = []
-    for i in sorted(range(len(entries)), key=lambda i: _verdict_order(entries[i])):
+    order = [(e.source, e.original_currency) for e in entries]
+    for i in sorted(range(n), key=order.__getitem__):
         e = entries[i]
         if e.price is None:
             reason: str | None = Excluded.NO_CONVERSION_RATE
@@ -208,6 +215,6 @@ def agree(
         source_count=len(kept),
         spread=None if spread is None else canonical_decimal(round(spread, 12)),
         method=method,
-        outliers=tuple(sorted(entries[i].source for i in candidates if i in rejected)),
+        outliers=tuple(sorted([entries[i].source for i in rejected])),
         sources=tuple(verdicts),
     )

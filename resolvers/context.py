@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,8 @@ class Context:
     # Graph read tunables (freshness, look-backs, consensus); see resolvers.config.
     graph: GraphConfig = field(default_factory=GraphConfig)
     services: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Per-request memo: values computed once per request (keys: strings or tuples).
+    extra: dict[Hashable, Any] = field(default_factory=dict)
     # The Starlette Request or WebSocket being served (request headers, e.g. the
     # cost dry-run and breakdown flags read by schema.ratelimit).
     request: Any = None

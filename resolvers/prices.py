@@ -28,7 +28,13 @@ def normalise_quote(quote: str) -> str:
 
 
 def quote_window(ctx: Context, instant: Instant) -> QuoteWindow:
-    return QuoteWindow(at=instant.at, since=instant.minus(ctx.graph.quote_max_age_seconds))
+    """The look-back window at ``instant``, built once per request and instant."""
+    key = ("quote_window", instant)
+    window: QuoteWindow | None = ctx.extra.get(key)
+    if window is None:
+        window = QuoteWindow(at=instant.at, since=instant.minus(ctx.graph.quote_max_age_seconds))
+        ctx.extra[key] = window
+    return window
 
 
 async def latest_quotes(ctx: Context, asset_id: int, instant: Instant) -> list[QuoteRecord]:
@@ -70,7 +76,7 @@ def shared_usd_rate(ctx: Context, currency: str, instant: Instant) -> Awaitable[
     A dashboard converts the USDT quotes of each of its assets at tether's consensus
     USD price: computing that once instead of once per asset.
     """
-    key = f"usd_rate:{currency}:{instant.at.isoformat()}:{instant.historical}"
+    key = ("usd_rate", currency, instant)
     shared: Awaitable[UsdRate | None] | None = ctx.extra.get(key)
     if shared is None:
         shared = ctx.extra[key] = asyncio.ensure_future(usd_rate(ctx, currency, instant))
