@@ -22,5 +22,6 @@ class SettleLoaders(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
-        if isinstance(context, Context):
-            await context.loaders.settle()
+        loaders = getattr(context, "loaders", None) if isinstance(context, Context) else None
+        if loaders is not None:  # contexts built without loaders have nothing to settle
+            await loaders.settle()
