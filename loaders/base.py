@@ -25,8 +25,21 @@ from storage.engine import SessionFactory
 K = TypeVar("K")
 V = TypeVar("V")
 
-#: The batch tasks of one request's loaders that are still running.
-InFlight = set["asyncio.Task[Any]"]
+
+class RequestFinished(Exception):
+    """A batch that starts after its request was cancelled does not touch the database."""
+
+
+class InFlight:
+    """The batch tasks of one request's loaders that are still running, and whether
+    the request is over (cancelled): then a batch that had been scheduled but not
+    yet started fails with :class:`RequestFinished` instead of opening a session."""
+
+    __slots__ = ("closed", "tasks")
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
 
 
 class SessionLoader(DataLoader[K, V]):
@@ -40,7 +53,7 @@ class SessionLoader(DataLoader[K, V]):
         kwargs.setdefault("max_batch_size", self.max_batch_size_default)
         super().__init__(**kwargs)
         self.sessions = sessions
-        self.inflight: InFlight = inflight if inflight is not None else set()
+        self.inflight: InFlight = inflight if inflight is not None else InFlight()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -63,13 +76,16 @@ def _observed(fn: Any, name: str) -> Any:
         observe = batch_observer.get()
         if observe is not None:
             observe(name, len(keys))
+        inflight: InFlight = self.inflight
+        if inflight.closed:
+            raise RequestFinished(f"{name}: the request was cancelled before this batch ran")
         task = asyncio.current_task()
         if task is None:
             return await fn(self, keys)
-        self.inflight.add(task)
+        inflight.tasks.add(task)
         try:
             return await fn(self, keys)
         finally:
-            self.inflight.discard(task)
+            inflight.tasks.discard(task)
 
     return batch_load_fn

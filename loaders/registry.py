@@ -55,19 +55,34 @@ class Loaders:
     #: the batch tasks of these loaders still running (shared by all of them)
     inflight: InFlight
 
-    async def settle(self) -> None:
+    async def settle(self, *, cancel: bool = False) -> None:
         """Wait for every batch still running, so none outlives the request.
 
         Batches whose callers were cancelled finish and return their
         connections; their results and errors went to futures nobody awaits.
+        With ``cancel`` (the request itself was cancelled or timed out) the
+        batches are cancelled first, so a slow query stops with its request;
+        they get ``CANCEL_GRACE_SECONDS`` to close their sessions.
         """
-        while self.inflight:
-            await asyncio.gather(*self.inflight, return_exceptions=True)
+        tasks = self.inflight.tasks
+        if cancel:
+            self.inflight.closed = True  # batches not started yet will not start
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.wait(list(tasks), timeout=CANCEL_GRACE_SECONDS)
+            return
+        while tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+#: how long a cancelled request waits for its cancelled batches to close their sessions
+CANCEL_GRACE_SECONDS = 5.0
 
 
 def build_loaders(sessions: SessionFactory) -> Loaders:
     """Create fresh loaders; must run inside the request's event loop."""
-    inflight: InFlight = set()
+    inflight = InFlight()
     return Loaders(
         asset_by_id=AssetByIdLoader(sessions, inflight=inflight),
         asset_by_canonical_id=AssetByCanonicalIdLoader(sessions, inflight=inflight),

@@ -18,6 +18,8 @@ import aiodataloader
 import pytest
 
 from app.main import create_app
+from loaders.base import RequestFinished
+from loaders.registry import build_loaders
 from tests.conftest import Db, make_settings
 from tests.factories import Factory
 from tests.graph.conftest import Served, serve
@@ -56,3 +58,39 @@ async def test_cancelled_fields_leave_no_batch_running(db: Db, reference: Served
         assert body["errors"][0]["path"] == ["chains", 0, "nativeAsset", "candles"]
         assert running_batches() == []
         assert reference.engine.pool.checkedout() == 0
+
+
+async def test_a_cancelled_request_stops_its_batches_before_they_touch_the_database(db: Db):
+    """A batch scheduled by a request that was then cancelled (timed out) never opens a
+    session; one already running is cancelled and closes its session."""
+    opened = 0
+
+    def sessions() -> object:
+        nonlocal opened
+        opened += 1
+        return db.sessions()
+
+    loaders = build_loaders(sessions)  # type: ignore[arg-type]
+    pending = loaders.asset_by_id.load(1)  # dispatched on the next loop turn
+    await loaders.settle(cancel=True)
+    with pytest.raises(RequestFinished):
+        await pending
+    assert opened == 0
+
+
+async def test_a_timed_out_request_leaves_no_batch_running(db: Db) -> None:
+    settings = make_settings(db.url, cost_enforce=False, request_timeout_seconds=0.001)
+    f = Factory(db.sessions)
+    eth = await f.asset("ethereum", symbol="ETH")
+    await f.chain("ethereum", native_asset_id=eth)
+    async with serve(create_app(settings)) as served:
+        for _ in range(5):
+            resp = await served.client.post("/graphql", json={"query": QUERY})
+            assert resp.status_code in (200, 503)
+            assert served.engine.pool.checkedout() == 0
+            # A batch the request had scheduled but not started may still be queued; on
+            # its first turn it sees the request is over and ends without a session.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert running_batches() == []
+            assert served.engine.pool.checkedout() == 0
