@@ -139,7 +139,7 @@ def _targets(result: Any, query: str) -> list[tuple[int, ...]]:
 
 
 @settings(
-    max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "120")),
+    max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "300")),
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
