@@ -14,14 +14,14 @@ result dict in one expression per field, with the leaf checks inlined::
         ...
         return {"kind": r0, ...}
 
-The generated function is an optimistic fast path. It has no side effects
-beyond calling the same attribute reads and resolvers the generic path would,
-and it raises on anything unusual — a null for a non-null field, a resolver
-error, a serialiser error, an awaitable, a list that is not a list. The caller
-then discards its partial work and completes the object on the generic path
-(:mod:`schema.compiled.run`), which produces the specification's errors, paths
-and null propagation. Results are therefore identical either way; the
-differential test checks it.
+The generated function is an optimistic fast path: it raises on anything
+unusual — a null for a non-null field, a resolver error, a serialiser error, an
+awaitable, a list that is not a list. The caller then discards its partial
+work and completes the object on the generic path (:mod:`schema.compiled.run`),
+which produces the specification's errors, paths and null propagation. Results
+are therefore identical either way; the differential test checks it. On that
+fallback the object's attribute reads and synchronous resolvers run a second
+time, so they must be pure (ours are: views over immutable records).
 
 The generated text comes only from the plan (identifiers are numbered, field
 names are emitted as string literals through ``repr``), never from request
