@@ -8,12 +8,14 @@ this process keeps:
 * the parsed ``DocumentNode`` per document text and parse options (the token
   limit), in an LRU bounded in entries and in text size. A document that does
   not parse is not cached: the parser runs again and reports the error as usual;
-* the fact that a parsed document passed validation with exactly this tuple of
-  validation rules. The rule tuple is part of the key because it differs per
-  caller: the scope rule class depends on the API key's scopes and the
-  introspection rule on the caller, and both are stable classes (one per scope
-  set), so the key hits. Only successes are remembered; failing documents are
-  validated again, so no shared error object is ever handed to two requests.
+* the fact that a parsed document passed a check (:func:`known_passed`): validation
+  with exactly this tuple of validation rules, or the structural limits of
+  ``app.limits`` with exactly these limits. The rule tuple is part of the key
+  because it differs per caller: the scope rule class depends on the API key's
+  scopes and the introspection rule on the caller, and both are stable classes
+  (one per scope set), so the key hits. Only successes are remembered; failing
+  documents are checked again, so no shared error object is ever handed to two
+  requests.
 
 Parsed documents are shared between requests; nothing in the request path
 mutates an AST (the cost dry run builds a new document instead). The response
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 from graphql import DocumentNode, parse
@@ -35,14 +37,14 @@ from strawberry.extensions import SchemaExtension
 MAX_DOCUMENTS = 512
 #: total characters of document text behind the kept ASTs (an AST is ~10x its text)
 MAX_TEXT_CHARS = 4 * 1024 * 1024
-#: (document, rules) pairs known to validate
-MAX_VALIDATED = 2048
+#: (check, document) pairs known to pass
+MAX_PASSED = 2048
 
 ParseKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 _parsed: OrderedDict[ParseKey, DocumentNode] = OrderedDict()
 _text_chars = 0
-_validated: OrderedDict[tuple[int, int, tuple[type, ...]], DocumentNode] = OrderedDict()
+_passed: OrderedDict[tuple[Hashable, int], DocumentNode] = OrderedDict()
 
 
 def _options_key(options: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -67,26 +69,35 @@ def parse_document(text: str, options: Mapping[str, Any] | None = None) -> Docum
     return document
 
 
-def known_valid(schema: object, document: DocumentNode, rules: tuple[type, ...]) -> bool:
-    key = (id(schema), id(document), rules)
-    found = _validated.get(key)
+def known_passed(check: Hashable, document: DocumentNode) -> bool:
+    """Whether ``document`` (this very object) passed ``check`` before."""
+    key = (check, id(document))
+    found = _passed.get(key)
     if found is document:  # identity: an id reused by another object is not a hit
-        _validated.move_to_end(key)
+        _passed.move_to_end(key)
         return True
     return False
 
 
+def remember_passed(check: Hashable, document: DocumentNode) -> None:
+    _passed[(check, id(document))] = document
+    while len(_passed) > MAX_PASSED:
+        _passed.popitem(last=False)
+
+
+def known_valid(schema: object, document: DocumentNode, rules: tuple[type, ...]) -> bool:
+    return known_passed(("valid", id(schema), rules), document)
+
+
 def remember_valid(schema: object, document: DocumentNode, rules: tuple[type, ...]) -> None:
-    _validated[(id(schema), id(document), rules)] = document
-    while len(_validated) > MAX_VALIDATED:
-        _validated.popitem(last=False)
+    remember_passed(("valid", id(schema), rules), document)
 
 
 def clear() -> None:
     """Forget everything (tests)."""
     global _text_chars
     _parsed.clear()
-    _validated.clear()
+    _passed.clear()
     _text_chars = 0
 
 
@@ -116,4 +127,11 @@ class DocumentCache(SchemaExtension):
             remember_valid(schema, document, rules)
 
 
-__all__ = ["DocumentCache", "clear", "known_valid", "parse_document"]
+__all__ = [
+    "DocumentCache",
+    "clear",
+    "known_passed",
+    "known_valid",
+    "parse_document",
+    "remember_passed",
+]

@@ -26,7 +26,6 @@ are allowed at all.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -46,6 +45,7 @@ from graphql import (
 from graphql.validation.rules.max_introspection_depth_rule import MaxIntrospectionDepthRule
 from strawberry.extensions import SchemaExtension
 
+from app.document_cache import known_passed, remember_passed
 from app.introspection import (
     INTROSPECTION_FIELDS,
     IntrospectionPolicy,
@@ -251,24 +251,15 @@ class DocumentLimits:
         return measure
 
 
-#: documents (by source text, per Limits) already measured within the limits: a
-#: dashboard polling the same document is not walked again. Bounded; refusals are
-#: never remembered, so an error is always built fresh.
-_PASSED: OrderedDict[tuple[Limits, str], None] = OrderedDict()
-_PASSED_MAX = 1024
-
-
 def _limit_errors(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
-    loc = document.loc
-    key = (limits, loc.source.body) if loc is not None else None
-    if key is not None and key in _PASSED:
-        _PASSED.move_to_end(key)
+    """The document's limit errors; a document that passed these limits before (the
+    same parsed object, shared through ``app.document_cache``) is not walked again.
+    Refusals are never remembered, so an error is always built fresh."""
+    if known_passed(limits, document):
         return []
     errors = DocumentLimits(document, limits).errors()
-    if not errors and key is not None:
-        _PASSED[key] = None
-        if len(_PASSED) > _PASSED_MAX:
-            _PASSED.popitem(last=False)
+    if not errors:
+        remember_passed(limits, document)
     return errors
 
 

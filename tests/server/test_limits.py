@@ -196,14 +196,15 @@ def test_introspection_policy(settings, principal, allowed):
 def test_a_document_within_limits_is_remembered_per_limits_never_a_refusal():
     from graphql import parse
 
-    from app.limits import _PASSED, Limits, _limit_errors
+    from app.document_cache import known_passed
+    from app.limits import Limits, _limit_errors
 
-    text = "{ a { b { c { d } } } }"
+    document = parse("{ a { b { c { d } } } }")
     roomy, tight = Limits(max_depth=10), Limits(max_depth=2)
-    assert _limit_errors(parse(text), roomy) == []
-    assert (roomy, text) in _PASSED
-    # The same text under tighter limits is measured again and refused, every time.
+    assert _limit_errors(document, roomy) == []
+    assert known_passed(roomy, document)
+    # The same document under tighter limits is measured again and refused, every time.
     for _ in range(2):
-        (error,) = _limit_errors(parse(text), tight)
+        (error,) = _limit_errors(document, tight)
         assert error.extensions["code"] == "DEPTH_LIMIT_EXCEEDED"
-    assert (tight, text) not in _PASSED
+    assert not known_passed(tight, document)
