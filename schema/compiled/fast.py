@@ -9,7 +9,7 @@ result dict in one expression per field, with the leaf checks inlined::
 
     def complete(src):
         v = src.kind
-        if v is None: raise _SLOW
+        if v is None: raise _Slow
         r0 = v if type(v) is str else s0(v)
         ...
         return {"kind": r0, ...}
@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from schema.compiled.plan import Completer, ObjectPlan
+    from schema.compiled.plan import Completer, FieldPlan, ObjectPlan
 
 MAX_INT = 2_147_483_647
 MIN_INT = -2_147_483_648
@@ -47,7 +47,6 @@ class Slow(Exception):
     """Raised inside generated code: complete this object on the generic path."""
 
 
-_SLOW = Slow
 _AWAITABLE_TYPES: dict[type, bool] = {}
 
 
@@ -63,7 +62,7 @@ def is_awaitable_type(t: type) -> bool:
 _PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict, Decimal, datetime})
 
 
-def _null() -> Any:
+def _slow() -> Any:
     raise Slow
 
 
@@ -81,16 +80,16 @@ def _not_awaitable(value: Any) -> Any:
 class _Gen:
     def __init__(self) -> None:
         self.env: dict[str, Any] = {
-            "_SLOW": _SLOW,
-            "_null": _null,
+            "_Slow": Slow,
+            "_slow": _slow,
             "_isfinite": math.isfinite,
             "_MIN": MIN_INT,
             "_MAX": MAX_INT,
             "_na": _not_awaitable,
             "_PLAIN": _PLAIN,
-            "_slow": _null,
+            "_as_co": as_coroutine,
+            "_aw": is_awaitable_type,
         }
-        self.lines: list[str] = []
         self.counter = 0
 
     def name(self, prefix: str, value: Any) -> str:
@@ -101,21 +100,38 @@ class _Gen:
 
     def leaf_expr(self, c: Completer, var: str) -> str | None:
         """An expression completing the non-null leaf in ``var``."""
-        from schema.compiled.plan import LEAF_BOOL, LEAF_FLOAT, LEAF_INT, LEAF_STR
-
         if c.serialize is None:
             return None
         s = self.name("s", c.serialize)
-        lk = c.leaf_kind
-        if lk == LEAF_STR:
-            return f"({var} if type({var}) is str else {s}({var}))"
-        if lk == LEAF_INT:
-            return f"({var} if type({var}) is int and _MIN <= {var} <= _MAX else {s}({var}))"
-        if lk == LEAF_BOOL:
-            return f"({var} if type({var}) is bool else {s}({var}))"
-        if lk == LEAF_FLOAT:
-            return f"({var} if type({var}) is float and _isfinite({var}) else {s}({var}))"
-        return f"{s}({var})"
+        check = leaf_check(c, var)
+        return f"{s}({var})" if check is None else f"({var} if {check} else {s}({var}))"
+
+    def call(self, fp: FieldPlan, *, info: str | None, variables: str | None) -> str | None:
+        """The call of ``fp``'s resolver on ``src``: ``info`` and ``variables`` are the
+        expressions for its info argument and per-request kwargs (None: not available)."""
+        if fp.func is None:
+            return None
+        args = ["src"] if fp.pass_self else []
+        if fp.info_name is not None:
+            if info is None:
+                return None
+            args.append(f"{fp.info_name}={info}")
+        args += [f"{name}=src" for name in fp.source_names]
+        if fp.static_kwargs is None:
+            if variables is None:
+                return None
+            args.append(f"**{variables}")
+        elif fp.static_kwargs:
+            args.append(f"**{self.name('k', fp.static_kwargs)}")
+        return f"{self.name('g', fp.func)}({', '.join(args)})"
+
+    def define(self, source: str, filename: str, name: str) -> Any:
+        """Compile ``source`` and return its function ``name`` (its text as the doc)."""
+        namespace = dict(self.env)
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - see module doc
+        fn = namespace[name]
+        fn.__doc__ = source
+        return fn
 
     def value_expr(self, c: Completer, var: str, depth: int) -> str | None:
         """An expression completing the non-null value in ``var`` of completer ``c``."""
@@ -135,7 +151,7 @@ class _Gen:
             inner = self.value_expr(item, x, depth + 1)
             if inner is None:
                 return None
-            guard = "None" if item.nullable else "_null()"
+            guard = "None" if item.nullable else "_slow()"
             listed = f"({var} if type({var}) is list or type({var}) is tuple else _slow())"
             return f"[({guard} if {x} is None else {inner}) for {x} in {listed}]"
         return None
@@ -157,21 +173,11 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
             if not fp.attr.isidentifier():
                 return None
             body.append(f"v = src.{fp.attr}")
-        elif fp.kind == RESOLVER:
-            if (
-                fp.is_async
-                or fp.info_name is not None
-                or fp.static_kwargs is None
-                or fp.func is None
-            ):
+        elif fp.kind == RESOLVER and not fp.is_async:
+            call = gen.call(fp, info=None, variables=None)
+            if call is None:
                 return None
-            func = gen.name("g", fp.func)
-            args = ["src"] if fp.pass_self else []
-            for name in fp.source_names:
-                args.append(f"{name}=src")
-            if fp.static_kwargs:
-                args.append(f"**{gen.name('k', fp.static_kwargs)}")
-            body.append(f"v = {func}({', '.join(args)})")
+            body.append(f"v = {call}")
             body.append("if type(v) not in _PLAIN: v = _na(v)")
         else:
             return None
@@ -181,18 +187,15 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
         if fp.completer.nullable:
             body.append(f"{r} = None if v is None else {expr}")
         else:
-            body.append("if v is None: raise _SLOW")
+            body.append("if v is None: raise _Slow")
             body.append(f"{r} = {expr}")
         entries.append(f"{fp.key!r}: {r}")
     lines = ["def complete(src):"]
     lines += [f"    {line}" for line in body]
     lines.append("    return {" + ", ".join(entries) + "}")
-    source = "\n".join(lines)
-    code = compile(source, f"<plan {plan.type_name}>", "exec")
-    namespace = dict(gen.env)
-    exec(code, namespace)  # noqa: S102 - text generated from the plan only (see module doc)
-    fn: Callable[[Any], dict[str, Any]] = namespace["complete"]
-    fn.__doc__ = source
+    fn: Callable[[Any], dict[str, Any]] = gen.define(
+        "\n".join(lines), f"<plan {plan.type_name}>", "complete"
+    )
     return fn
 
 
@@ -205,18 +208,24 @@ def as_coroutine(aw: Awaitable[Any]) -> Any:
     return wrapper()
 
 
-def _leaf_check(c: Completer) -> str | None:
-    """A condition under which a non-null leaf in ``v`` is its own serialisation."""
+def leaf_check(c: Completer, var: str) -> str | None:
+    """A condition under which the non-null leaf in ``var`` is its own serialisation
+    (None: it always goes through the serialiser). The generic path in
+    ``schema.compiled.run`` applies the same rule at run time."""
     from schema.compiled.plan import LEAF, LEAF_BOOL, LEAF_FLOAT, LEAF_INT, LEAF_STR
 
     if c.kind != LEAF:
         return None
-    return {
-        LEAF_STR: "type(v) is str",
-        LEAF_INT: "type(v) is int and _MIN <= v <= _MAX",
-        LEAF_BOOL: "type(v) is bool",
-        LEAF_FLOAT: "type(v) is float and _isfinite(v)",
-    }.get(c.leaf_kind)
+    lk = c.leaf_kind
+    if lk == LEAF_STR:
+        return f"type({var}) is str"
+    if lk == LEAF_INT:
+        return f"type({var}) is int and _MIN <= {var} <= _MAX"
+    if lk == LEAF_BOOL:
+        return f"type({var}) is bool"
+    if lk == LEAF_FLOAT:
+        return f"type({var}) is float and _isfinite({var})"
+    return None
 
 
 def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] | None:
@@ -230,8 +239,6 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
     from schema.compiled.plan import ATTR, RESOLVER, TYPENAME
 
     gen = _Gen()
-    gen.env["_as_co"] = as_coroutine
-    gen.env["_aw"] = is_awaitable_type
     lines = [
         "def resolve(run, node, pending):",
         "    src = node.source",
@@ -247,16 +254,13 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             if not fp.attr.isidentifier():
                 return None
             get = f"src.{fp.attr}"
-        elif fp.kind == RESOLVER and fp.func is not None:
-            args = ["src"] if fp.pass_self else []
-            if fp.info_name is not None:
-                args.append(f"{fp.info_name}=run.info_for({f}, node)")
-            args += [f"{name}=src" for name in fp.source_names]
-            if fp.static_kwargs is None:
-                args.append(f"**run.kwargs_by_field[{id(fp)}]")
-            elif fp.static_kwargs:
-                args.append(f"**{gen.name('k', fp.static_kwargs)}")
-            get = f"{gen.name('g', fp.func)}({', '.join(args)})"
+        elif fp.kind == RESOLVER:
+            call = gen.call(
+                fp, info=f"run.info_for({f}, node)", variables=f"run.kwargs_by_field[{id(fp)}]"
+            )
+            if call is None:
+                return None
+            get = call
         else:
             return None
         lines += [
@@ -277,7 +281,7 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
                 "        else:",
             ]
             indent = "            "
-        check = _leaf_check(fp.completer)
+        check = leaf_check(fp.completer, "v")
         if check is None:
             lines.append(f"{indent}run.complete_field({f}, v, node)")
         else:
@@ -287,11 +291,9 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
                 f"{indent}else:",
                 f"{indent}    run.complete_field({f}, v, node)",
             ]
-    source = "\n".join(lines)
-    namespace = dict(gen.env)
-    exec(compile(source, f"<resolve {plan.type_name}>", "exec"), namespace)  # noqa: S102 - see module doc
-    fn: Callable[[Any, Any, list[Any]], None] = namespace["resolve"]
-    fn.__doc__ = source
+    fn: Callable[[Any, Any, list[Any]], None] = gen.define(
+        "\n".join(lines), f"<resolve {plan.type_name}>", "resolve"
+    )
     return fn
 
 
@@ -301,9 +303,7 @@ def compile_list(c: Completer) -> Callable[[Any], list[Any]] | None:
     expr = gen.value_expr(c, "value", 0)
     if expr is None:
         return None
-    source = f"def complete(value):\n    return {expr}"
-    namespace = dict(gen.env)
-    exec(compile(source, "<plan list>", "exec"), namespace)  # noqa: S102 - see module doc
-    fn: Callable[[Any], list[Any]] = namespace["complete"]
-    fn.__doc__ = source
+    fn: Callable[[Any], list[Any]] = gen.define(
+        f"def complete(value):\n    return {expr}", "<plan list>", "complete"
+    )
     return fn

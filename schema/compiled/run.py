@@ -28,7 +28,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, located_error
 from graphql.pyutils import Path
 from strawberry.types.info import Info
 
-from schema.compiled.fast import as_coroutine
+from schema.compiled.fast import MAX_INT, MIN_INT, as_coroutine
 from schema.compiled.fast import is_awaitable_type as _is_awaitable
 from schema.compiled.plan import (
     ATTR,
@@ -44,9 +44,6 @@ from schema.compiled.plan import (
     FieldPlan,
     ObjectPlan,
 )
-
-MAX_INT = 2_147_483_647
-MIN_INT = -2_147_483_648
 
 Position = tuple[str | int, ...]
 #: (container, key, nullable) from the innermost position outward, up to the node
