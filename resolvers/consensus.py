@@ -106,7 +106,9 @@ class Consensus(NamedTuple):
 
 
 #: every computation runs at 60 significant digits: exact for stored values
-_CTX = decimal.Context(prec=_PRECISION)
+#: (shared with the quote conversions of ``resolvers.quotes``)
+DECIMAL_CONTEXT = decimal.Context(prec=_PRECISION)
+_CTX = DECIMAL_CONTEXT
 
 
 def median(values: Sequence[Decimal]) -> Decimal:

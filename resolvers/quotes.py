@@ -19,14 +19,13 @@ the requested currency ``Q`` this module:
 
 from __future__ import annotations
 
-import decimal
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from resolvers.consensus import Conversion, SourcePrice
+from resolvers.consensus import DECIMAL_CONTEXT, Conversion, SourcePrice
 from storage.records import QuoteRecord
 from storage.types import canonical_decimal
 
@@ -70,8 +69,8 @@ def rate_currencies(
     return {c for c in needed if c in currency_assets}
 
 
-#: rates and converted prices are computed at 60 significant digits (exact for stored values)
-_CTX = decimal.Context(prec=60)
+#: rates and converted prices: the consensus's 60-digit context (exact for stored values)
+_CTX = DECIMAL_CONTEXT
 #: Conversion by (from, to, from-rate, to-rate): a pure function of its key, so a
 #: dashboard converting many assets' USDT quotes builds the same conversion once.
 _CONVERSIONS: dict[tuple[str, str, UsdRate, UsdRate], Conversion] = {}
