@@ -30,6 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.dashboard import _server_env
+
 EXECUTION = "GraphQL execution (graphql-core, strawberry, our executor, generated code)"
 RESOLVERS = "our resolvers and types"
 BUILTINS = "builtins they call"
@@ -87,20 +89,11 @@ DEFAULT_DB = Path("data/bench-speed.db").resolve()
 
 async def run(args: argparse.Namespace) -> None:
     url = args.url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "CRYPTOQL_ENV": "production",
-            "CRYPTOQL_AUTO_MIGRATE": "false",
-            "CRYPTOQL_INGEST_ENABLED": "false",
-            "CRYPTOQL_COST_ENFORCE": "false",
-            "CRYPTOQL_RESPONSE_CACHE_ENABLED": "false",
-            "CRYPTOQL_LOG_LEVEL": "WARNING",
-            "CRYPTOQL_KEY_HMAC_SECRET": "bench-only-secret-0123456789abcdef0123",
-            "CRYPTOQL_COMPILED_EXECUTION": "false" if args.path == "reference" else "true",
-            "CRYPTOQL_MAX_PAGE_SIZE": str(max(250, args.n)),
-        }
-    )
+    # The speed bench's server environment, in this process (the app reads it at import).
+    env = _server_env(url, response_cache=False)
+    env["CRYPTOQL_COMPILED_EXECUTION"] = "false" if args.path == "reference" else "true"
+    env["CRYPTOQL_MAX_PAGE_SIZE"] = str(max(250, args.n))
+    os.environ.update(env)
     import httpx
 
     from bench.speed import QUERIES
