@@ -35,11 +35,13 @@ class InFlight:
     the request is over (cancelled): then a batch that had been scheduled but not
     yet started fails with :class:`RequestFinished` instead of opening a session."""
 
-    __slots__ = ("closed", "tasks")
+    __slots__ = ("closed", "shield", "tasks")
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        #: loads return shielded futures (see :meth:`SessionLoader.load`)
+        self.shield = False
 
 
 class SessionLoader(DataLoader[K, V]):
@@ -54,6 +56,15 @@ class SessionLoader(DataLoader[K, V]):
         super().__init__(**kwargs)
         self.sessions = sessions
         self.inflight: InFlight = inflight if inflight is not None else InFlight()
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        """The key's value. Every caller of a key shares one cached future; when the
+        request runs on graphql-core's executor, which cancels a failed field's
+        siblings, the future is shielded, else a cancelled caller would cancel it for
+        every other field waiting on the same key (the compiled path cancels nothing
+        and skips the extra future)."""
+        future = super().load(key)
+        return asyncio.shield(future) if self.inflight.shield else future
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

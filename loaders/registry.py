@@ -55,6 +55,11 @@ class Loaders:
     #: the batch tasks of these loaders still running (shared by all of them)
     inflight: InFlight
 
+    def shield_loads(self) -> None:
+        """Shield the futures loads return (for graphql-core's executor; see
+        :meth:`loaders.base.SessionLoader.load`)."""
+        self.inflight.shield = True
+
     async def settle(self, *, cancel: bool = False) -> None:
         """Wait for every batch still running, so none outlives the request.
 

@@ -28,6 +28,7 @@ from strawberry.schema.schema import (
 )
 from strawberry.types.arguments import convert_arguments
 
+from resolvers.context import Context
 from schema.compiled.errors import canonical_errors
 from schema.compiled.plan import FieldPlan, OperationPlan, PlanBuilder, Unsupported
 from schema.compiled.run import Run
@@ -82,6 +83,11 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially: bool | None = None) -> Any:
         plan = self._plan()
         if plan is None:
+            # graphql-core cancels a failed field's siblings: loads must not share
+            # a future a cancelled sibling could cancel for the others.
+            context = self.context_value
+            if isinstance(context, Context) and getattr(context, "loaders", None) is not None:
+                context.loaders.shield_loads()
             return self._canonical(super().execute_operation(serially))
         try:
             kwargs = self._variable_kwargs(plan)

@@ -94,3 +94,20 @@ async def test_a_timed_out_request_leaves_no_batch_running(db: Db) -> None:
                 await asyncio.sleep(0)
             assert running_batches() == []
             assert served.engine.pool.checkedout() == 0
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_key_for_other_callers(db: Db) -> None:
+    """Callers of one key share a cached future; cancelling one (as graphql-core cancels
+    a failed field's siblings) must not fail the others with CancelledError."""
+    f = Factory(db.sessions)
+    eth = await f.asset("ethereum", symbol="ETH")
+    loaders = build_loaders(db.sessions)
+    loaders.shield_loads()  # as graphql-core's executor has them
+    first = asyncio.ensure_future(loaders.asset_by_id.load(eth))
+    second = asyncio.ensure_future(loaders.asset_by_id.load(eth))
+    await asyncio.sleep(0)
+    first.cancel()
+    record = await second
+    assert record is not None and record.id == eth
+    assert first.cancelled()
+    await loaders.settle()
