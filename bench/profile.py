@@ -137,6 +137,9 @@ async def run(args: argparse.Namespace) -> None:
     if args.top:
         print(f"\ntop {args.top} functions by own time:")
         stats.sort_stats("tottime").print_stats(args.top)
+    if args.callers:
+        print(f"\nwho calls functions matching {args.callers!r}:")
+        stats.sort_stats("tottime").print_callers(args.callers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--requests", type=int, default=20, help="requests per round and profiled")
     ap.add_argument("--rounds", type=int, default=5, help="unprofiled rounds for CPU/request")
     ap.add_argument("--top", type=int, default=25, help="top functions to list (0: none)")
+    ap.add_argument(
+        "--callers",
+        default=None,
+        metavar="REGEX",
+        help="also list the callers of functions whose name matches REGEX",
+    )
     ap.add_argument("--url", default=None, help="database URL (default: data/bench-speed.db)")
     return ap
 
