@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -65,6 +65,77 @@ class SessionLoader(DataLoader[K, V]):
         and skips the extra future)."""
         future = super().load(key)
         return asyncio.shield(future) if self.inflight.shield else future
+
+    async def load_all(self, keys: Sequence[K]) -> list[V | Exception]:
+        """The values of ``keys``, in order, with one batch per ``max_batch_size``
+        missing keys and no wait per key (a list-level resolver's load).
+
+        Keys cached or in flight (by :meth:`load` or another call) are shared. The
+        rest get a future in the cache at once — a concurrent load of the same key
+        waits for this batch instead of querying again — and one batch task (like
+        :meth:`load`'s, so :class:`InFlight` settles it with the request) fills them.
+        A key's failure (the batch raised, or returned an ``Exception`` for it) is
+        returned in its place, as awaiting :meth:`load`'s future would raise it.
+        """
+        cache = self._cache if self.cache else None
+        get_key = self.get_cache_key
+        futures: list[asyncio.Future[V]] = []
+        fresh: dict[Any, tuple[K, asyncio.Future[V]]] = {}
+        loop = asyncio.get_running_loop()
+        for key in keys:
+            cache_key = get_key(key)
+            found = fresh.get(cache_key)
+            if found is not None:
+                futures.append(found[1])
+                continue
+            cached = cache.get(cache_key) if cache is not None else None
+            if cached is None:
+                cached = loop.create_future()
+                fresh[cache_key] = (key, cached)
+                if cache is not None:
+                    cache[cache_key] = cached
+            futures.append(cached)
+        if fresh:
+            tasks = self.inflight.tasks
+            task = loop.create_task(self._fill(list(fresh.values())))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        out: list[V | Exception] = []
+        for future in futures:
+            try:
+                out.append(await future)
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    async def _fill(self, pending: list[tuple[K, asyncio.Future[V]]]) -> None:
+        """Run the batch function over ``pending`` keys and settle their futures."""
+        size = self.max_batch_size or len(pending)
+        for start in range(0, len(pending), size):
+            part = pending[start : start + size]
+            try:
+                values = list(await self.batch_load_fn([key for key, _future in part]))
+                if len(values) != len(part):
+                    raise TypeError(
+                        f"{type(self).__name__}: the batch function returned {len(values)} "
+                        f"values for {len(part)} keys"
+                    )
+            except Exception as exc:
+                for _key, future in part:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:
+                for _key, future in pending[start:]:
+                    future.cancel()
+                raise
+            for (_key, future), value in zip(part, values, strict=True):
+                if future.done():
+                    continue
+                if isinstance(value, Exception):
+                    future.set_exception(value)
+                else:
+                    future.set_result(value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

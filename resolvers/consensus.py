@@ -140,6 +140,30 @@ def outliers(
     return [d > limit for d in deviations]
 
 
+def age_at(at: datetime, observed_at: datetime) -> int:
+    """Whole seconds from ``observed_at`` to ``at`` (0 for an observation after ``at``).
+
+    The one definition of an age: staleness is ``age_at(...) > threshold``.
+    """
+    age = int((at - observed_at).total_seconds())
+    return age if age > 0 else 0
+
+
+def reaged(c: Consensus, at: datetime) -> Consensus:
+    """``c`` read at another instant ``at`` with the same stale flags.
+
+    :func:`agree` depends on its instant only through each entry's age and
+    whether that age makes it stale; with the same entries and the same stale
+    flags, only the ages differ. So a consensus computed at one instant is
+    valid at another once its ages are recomputed — which is what this does
+    (``resolvers.prices`` keeps computed consensuses across requests this way).
+    """
+    return c._replace(
+        age_seconds=age_at(at, c.observed_at),
+        sources=tuple(v._replace(age_seconds=age_at(at, v.entry.observed_at)) for v in c.sources),
+    )
+
+
 def agree(
     entries: Sequence[SourcePrice],
     *,
@@ -158,10 +182,7 @@ def agree(
     priced: list[int] = []
     fresh: list[int] = []
     for i, e in enumerate(entries):
-        age = int((at - e.observed_at).total_seconds())
-        if age < 0:
-            age = 0
-        ages[i] = age
+        ages[i] = age = age_at(at, e.observed_at)
         is_stale = stale[i] = age > stale_after(e.source)
         if e.price is not None:
             priced.append(i)
@@ -207,12 +228,11 @@ def agree(
                 entry=e, age_seconds=ages[i], stale=stale[i], used=i in used, excluded=reason
             )
         )
-    age = int((at - observed_at).total_seconds())
     return Consensus(
         value=canonical_decimal(value),
         quote=quote,
         observed_at=observed_at,
-        age_seconds=age if age > 0 else 0,
+        age_seconds=age_at(at, observed_at),
         stale=not fresh,
         source_count=len(kept),
         spread=None if spread is None else canonical_decimal(round(spread, 12)),

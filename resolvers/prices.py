@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 
 from loaders.quotes import CanonicalQuoteKey, QuoteKey, QuoteWindow
-from resolvers.consensus import Consensus, SourcePrice, agree
+from resolvers.config import GraphConfig
+from resolvers.consensus import Consensus, SourcePrice, age_at, agree, reaged
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.instant import Instant
@@ -89,17 +91,116 @@ async def consensus_price(
     """The consensus price of an asset in ``quote`` (see ``resolvers.consensus``)."""
     quote = normalise_quote(quote)
     quotes = await latest_quotes(ctx, asset_id, instant)
+    return await consensus_of(ctx, quotes, instant, quote)
+
+
+async def consensus_prices(
+    ctx: Context, assets: Sequence[tuple[int, Instant]], quote: str
+) -> list[Consensus | Exception | None]:
+    """:func:`consensus_price` for many (asset id, instant) pairs: one load for all."""
+    quote = normalise_quote(quote)
+    found = await ctx.loaders.quotes_by_asset.load_all(
+        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
+    )
+    out: list[Consensus | Exception | None] = []
+    for (_asset_id, instant), quotes in zip(assets, found, strict=True):
+        if isinstance(quotes, Exception):
+            out.append(quotes)
+        else:
+            out.append(await consensus_of(ctx, quotes, instant, quote))
+    return out
+
+
+async def consensus_of(
+    ctx: Context, quotes: Sequence[QuoteRecord], instant: Instant, quote: str
+) -> Consensus | None:
+    """The consensus of an asset's latest ``quotes`` in ``quote`` (already normalised)."""
     if not quotes:
         return None
-    assets = ctx.graph.quote_currency_assets
-    rates = {
-        c: await shared_usd_rate(ctx, c, instant) for c in rate_currencies(quotes, quote, assets)
-    }
-    entries = source_prices(quotes, quote, rates, assets)
-    return _agree(ctx, entries, quote, instant)
+    cfg = ctx.graph
+    memo = _memo_for(cfg)
+    at = instant.at
+    key = (quote, tuple(quotes))
+    prepared = memo.get(key)
+    if prepared is None:
+        currencies = tuple(sorted(rate_currencies(quotes, quote, cfg.quote_currency_assets)))
+        prepared = _Prepared(currencies)
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[key] = prepared
+    rates: tuple[UsdRate | None, ...] = ()
+    for c in prepared.currencies:
+        rates += (await shared_usd_rate(ctx, c, instant),)
+    stale_after = cfg.stale_after
+    flags = tuple([age_at(at, q.observed_at) > stale_after(q.source) for q in quotes])
+    found = prepared.agreed.get((rates, flags))
+    if found is not None:
+        computed_at, consensus = found
+        if computed_at == at or consensus is None:
+            return consensus
+        return reaged(consensus, at)
+    entries = source_prices(
+        quotes, quote, dict(zip(prepared.currencies, rates, strict=True)), cfg.quote_currency_assets
+    )
+    consensus = _agree(ctx, entries, quote, instant)
+    if len(prepared.agreed) >= _AGREED_MAX:
+        prepared.agreed.clear()
+    prepared.agreed[(rates, flags)] = (at, consensus)
+    return consensus
+
+
+class _Prepared:
+    """What one asset's quote set (in one quote currency) needs, kept across requests:
+    the currencies whose USD rate converts it, and its consensus per (rates, stale flags).
+
+    A consensus is a pure function of the quotes, the rates, the graph settings and
+    the instant — and of the instant only through ages and stale flags
+    (``resolvers.consensus.reaged``). Dashboards poll the same quotes many times a
+    second; computing the exact-decimal median, the MAD rule and the conversions
+    once per distinct input, instead of once per asset per request, is most of a
+    price's cost. Keys are the quote records' values, so a re-read of unchanged rows
+    hits and any new quote (ingest) misses.
+    """
+
+    __slots__ = ("agreed", "currencies")
+
+    def __init__(self, currencies: tuple[str, ...]) -> None:
+        self.currencies = currencies
+        self.agreed: dict[
+            tuple[tuple[UsdRate | None, ...], tuple[bool, ...]],
+            tuple[datetime, Consensus | None],
+        ] = {}
+
+
+_MEMO_MAX = 16384  # quote sets kept (an asset has one per quote currency per data version)
+_AGREED_MAX = 8  # consensuses kept per quote set (rates and stale flags change rarely)
+_MEMOS: dict[int, tuple[GraphConfig, dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared]]] = {}
+
+
+def _memo_for(cfg: GraphConfig) -> dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared]:
+    """The memo of one graph configuration (thresholds and conversions are part of it)."""
+    hit = _MEMOS.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    if len(_MEMOS) > 16:  # test suites build many configurations
+        _MEMOS.clear()
+    memo: dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared] = {}
+    _MEMOS[id(cfg)] = (cfg, memo)
+    return memo
 
 
 async def market(ctx: Context, asset_id: int, instant: Instant, quote: str) -> QuoteRecord | None:
     """Market figures (cap, volume, changes, supply) from the freshest quote carrying them."""
     quote = normalise_quote(quote)
     return market_quote(await latest_quotes(ctx, asset_id, instant), quote)
+
+
+async def markets(
+    ctx: Context, assets: Sequence[tuple[int, Instant]], quote: str
+) -> list[QuoteRecord | Exception | None]:
+    """:func:`market` for many (asset id, instant) pairs: one load for all."""
+    quote = normalise_quote(quote)
+    found = await ctx.loaders.quotes_by_asset.load_all(
+        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
+    )
+    return [q if isinstance(q, Exception) else market_quote(q, quote) for q in found]

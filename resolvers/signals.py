@@ -20,21 +20,43 @@ async def latest_signals(ctx: Context, asset_id: int, instant: Instant) -> list[
     return await ctx.loaders.signals_by_asset.load(key)
 
 
-async def signals(
-    ctx: Context, asset_id: int, instant: Instant, kinds: Sequence[str] | None
-) -> list[SignalRecord]:
-    """The latest value of each kind from each source (all kinds unless ``kinds``)."""
-    found = await latest_signals(ctx, asset_id, instant)
+async def latest_signals_many(
+    ctx: Context, assets: Sequence[tuple[int, Instant]]
+) -> list[list[SignalRecord] | Exception]:
+    """:func:`latest_signals` for many (asset id, instant) pairs: one load for all."""
+    cfg = ctx.graph
+    return await ctx.loaders.signals_by_asset.load_all(
+        [
+            SignalKey(asset_id, instant.at, instant.minus(cfg.signal_max_age_seconds))
+            for asset_id, instant in assets
+        ]
+    )
+
+
+def of_kinds(found: list[SignalRecord], kinds: Sequence[str] | None) -> list[SignalRecord]:
+    """The signals of ``kinds`` (all of them for None), in stored order."""
     if kinds is None:
         return found
     wanted = set(kinds)
     return [s for s in found if s.kind in wanted]
 
 
+def latest_grade(found: list[SignalRecord]) -> SignalRecord | None:
+    """The most recent ``trader_grade`` from any source (ties: source name)."""
+    grades = [s for s in found if s.kind == GRADE_KIND]
+    return max(grades, key=lambda s: (s.computed_at, s.source), default=None)
+
+
+async def signals(
+    ctx: Context, asset_id: int, instant: Instant, kinds: Sequence[str] | None
+) -> list[SignalRecord]:
+    """The latest value of each kind from each source (all kinds unless ``kinds``)."""
+    return of_kinds(await latest_signals(ctx, asset_id, instant), kinds)
+
+
 async def grade(ctx: Context, asset_id: int, instant: Instant) -> SignalRecord | None:
     """The most recent ``trader_grade`` from any source (ties: source name)."""
-    found = [s for s in await latest_signals(ctx, asset_id, instant) if s.kind == GRADE_KIND]
-    return max(found, key=lambda s: (s.computed_at, s.source), default=None)
+    return latest_grade(await latest_signals(ctx, asset_id, instant))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -18,6 +19,7 @@ from resolvers import signals as signal_resolvers
 from resolvers.ids import to_global_id
 from resolvers.instant import Instant
 from schema.candles import Candle
+from schema.compiled.batch import batched
 from schema.connections import PageInfo
 from schema.info import Info
 from schema.node import Node
@@ -25,6 +27,58 @@ from schema.onchain import AssetOnchain, Contract
 from schema.prices import Market, Price
 from schema.signals import Grade, Signal
 from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
+
+# Batch forms of Asset's per-asset resolvers (schema.compiled.batch): on a list of
+# assets the compiled executor calls these once per level instead of once per asset.
+# Each is, item for item, the per-asset resolver below.
+
+
+def _of(assets: Sequence[Asset]) -> list[tuple[int, Instant]]:
+    return [(a.record.id, a.instant) for a in assets]
+
+
+async def _prices(
+    assets: Sequence[Asset], info: Info, quote: str = "USD"
+) -> list[Price | Exception | None]:
+    found = await price_resolvers.consensus_prices(info.context, _of(assets), quote)
+    return [f if isinstance(f, Exception) else Price.of(f) if f else None for f in found]
+
+
+async def _markets(
+    assets: Sequence[Asset], info: Info, quote: str = "USD"
+) -> list[Market | Exception | None]:
+    found = await price_resolvers.markets(info.context, _of(assets), quote)
+    stale_after = info.context.graph.stale_after
+    return [
+        rec
+        if isinstance(rec, Exception) or rec is None
+        else Market.of(rec, a.instant, stale_after(rec.source))
+        for a, rec in zip(assets, found, strict=True)
+    ]
+
+
+async def _signals(
+    assets: Sequence[Asset], info: Info, kinds: list[str] | None = None
+) -> list[list[Signal] | Exception]:
+    found = await signal_resolvers.latest_signals_many(info.context, _of(assets))
+    return [
+        rows
+        if isinstance(rows, Exception)
+        else [Signal.of(s, a.instant) for s in signal_resolvers.of_kinds(rows, kinds)]
+        for a, rows in zip(assets, found, strict=True)
+    ]
+
+
+async def _grades(assets: Sequence[Asset], info: Info) -> list[Grade | Exception | None]:
+    found = await signal_resolvers.latest_signals_many(info.context, _of(assets))
+    out: list[Grade | Exception | None] = []
+    for a, rows in zip(assets, found, strict=True):
+        if isinstance(rows, Exception):
+            out.append(rows)
+        else:
+            rec = signal_resolvers.latest_grade(rows)
+            out.append(Grade.of(rec, a.instant) if rec else None)
+    return out
 
 
 @strawberry.type(
@@ -78,6 +132,7 @@ class Asset(Node):
             "per-source quotes behind it. Null when no source has quoted the asset."
         )
     )
+    @batched(_prices)
     async def price(
         self,
         info: Info,
@@ -91,6 +146,7 @@ class Asset(Node):
         return Price.of(found) if found else None
 
     @strawberry.field(description="Market cap, volume, changes and supply, with provenance.")
+    @batched(_markets)
     async def market(
         self,
         info: Info,
@@ -152,6 +208,7 @@ class Asset(Node):
         description="The latest value of each signal kind from each source.",
         directives=[list_size(assumed_size=20)],
     )
+    @batched(_signals)
     async def signals(
         self,
         info: Info,
@@ -164,6 +221,7 @@ class Asset(Node):
         return [Signal.of(s, self.instant) for s in rows]
 
     @strawberry.field(description="The composite trader grade (0–100) with its components.")
+    @batched(_grades)
     async def grade(self, info: Info) -> Grade | None:
         rec = await signal_resolvers.grade(info.context, self.record.id, self.instant)
         return Grade.of(rec, self.instant) if rec else None

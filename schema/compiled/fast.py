@@ -250,6 +250,9 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             lines.append(f"    result[{key}] = {plan.type_name!r}")
             continue
         f = gen.name("fp", fp)
+        if fp.kind == RESOLVER and fp.batch is not None:
+            lines.append(f"    run.defer({f}, node)")
+            continue
         if fp.kind == ATTR:
             if not fp.attr.isidentifier():
                 return None

@@ -49,6 +49,7 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from schema.compiled.batch import batch_of
 from schema.compiled.fast import compile_list, compile_object, compile_resolve
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -95,6 +96,8 @@ class FieldPlan:
     info_name: str | None = None
     source_names: tuple[str, ...] = ()
     is_async: bool = False
+    #: the field's list-level resolver (schema.compiled.batch), when it declares one
+    batch: Callable[..., Any] | None = None
     #: converted keyword arguments when they contain no variables (built once)
     static_kwargs: dict[str, Any] | None = None
     #: raw argument nodes that reference variables (kwargs built per request)
@@ -270,6 +273,7 @@ class PlanBuilder:
             p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p is not None
         )
         fp.is_async = resolver.is_async
+        fp.batch = batch_of(func)
         if _uses_variables(nodes[0].arguments):
             fp.needs_variables = True
             self.variable_fields.append(fp)

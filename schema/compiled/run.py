@@ -63,6 +63,10 @@ class Node:
     dead: bool = False
 
 
+#: coroutines to drive, each with its node (a list of nodes for a batch) and field
+Pending = list[tuple[Coroutine[Any, Any, Any], Node | list[Node], FieldPlan]]
+
+
 @dataclass(eq=False)
 class PlanInfo(Info[Any, Any]):
     """Strawberry ``Info`` with the path computed on demand.
@@ -104,6 +108,8 @@ class Run:
         self.nulled: set[Position] = set()
         self.data_nulled = False
         self.next_level: list[Node] = []
+        #: batched fields of the current level: id(field plan) -> (plan, nodes)
+        self.batches: dict[int, tuple[FieldPlan, list[Node]]] = {}
 
     # -- entry ----------------------------------------------------------------
     async def execute(self, plan: ObjectPlan) -> dict[str, Any] | None:
@@ -111,7 +117,7 @@ class Run:
         level = [Node(plan, self.root_value, data, (), (), None)]
         while level:
             self.next_level = []
-            pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]] = []
+            pending: Pending = []
             for node in level:
                 # Objects below a nulled position still run, as in graphql-core:
                 # their errors take part in choosing the canonical error list.
@@ -120,14 +126,14 @@ class Run:
                     generated(self, node, pending)
                 else:
                     self.resolve_node(node, pending)
+            if self.batches:
+                self.start_batches(pending)
             if pending:
                 await self.drive(pending)
             level = self.next_level
         return None if self.data_nulled else data
 
-    def resolve_node(
-        self, node: Node, pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]]
-    ) -> None:
+    def resolve_node(self, node: Node, pending: Pending) -> None:
         source = node.source
         result = node.result
         for fp in node.plan.fields:
@@ -140,6 +146,9 @@ class Run:
                     continue
             elif kind == TYPENAME:
                 result[fp.key] = node.plan.type_name
+                continue
+            elif fp.batch is not None:
+                self.defer(fp, node)
                 continue
             else:
                 try:
@@ -177,10 +186,59 @@ class Run:
         assert fp.strawberry_field is not None
         return PlanInfo(_raw_info=raw, _field=fp.strawberry_field, _position=(*node.path, fp.key))
 
+    # -- batches ----------------------------------------------------------------
+    def defer(self, fp: FieldPlan, node: Node) -> None:
+        """Resolve ``fp`` for ``node`` with the level's other objects (one batch call)."""
+        group = self.batches.get(id(fp))
+        if group is None:
+            self.batches[id(fp)] = (fp, [node])
+        else:
+            group[1].append(node)
+
+    def start_batches(self, pending: Pending) -> None:
+        """Call each batched field's batch resolver once for its nodes of this level."""
+        groups = list(self.batches.values())
+        self.batches.clear()
+        for fp, nodes in groups:
+            kwargs = fp.static_kwargs
+            if kwargs is None:
+                kwargs = self.kwargs_by_field[id(fp)]
+            assert fp.batch is not None
+            try:
+                value = fp.batch(
+                    [node.source for node in nodes], self.info_for(fp, nodes[0]), **kwargs
+                )
+                if not asyncio.iscoroutine(value):
+                    value = _ready(value)
+            except Exception as exc:
+                for node in nodes:
+                    self.field_error(exc, node, fp)
+                continue
+            pending.append((value, nodes, fp))
+
+    def complete_batch(self, fp: FieldPlan, values: Any, nodes: list[Node]) -> None:
+        if not isinstance(values, (list, tuple)) or len(values) != len(nodes):
+            got = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
+            error = TypeError(
+                f"batch resolver of {fp.parent_type.name}.{fp.name} returned {got}"
+                f" for {len(nodes)} objects"
+            )
+            for node in nodes:
+                self.field_error(error, node, fp)
+            return
+        for node, value in zip(nodes, values, strict=True):
+            if isinstance(value, Exception):
+                self.field_error(value, node, fp)
+            else:
+                self.complete_field(fp, value, node)
+
     # -- coroutines -------------------------------------------------------------
-    async def drive(self, pending: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]]) -> None:
-        """Run coroutines to completion, awaiting what they wait on together."""
-        waiting: list[tuple[Coroutine[Any, Any, Any], Node, FieldPlan]] = pending
+    async def drive(self, pending: Pending) -> None:
+        """Run coroutines to completion, awaiting what they wait on together.
+
+        An entry's node is a list for a batch resolver's coroutine (all its objects).
+        """
+        waiting: list[tuple[Coroutine[Any, Any, Any], Node | list[Node], FieldPlan]] = pending
         futures: list[Any] = []
         try:
             while waiting:
@@ -191,10 +249,14 @@ class Run:
                     try:
                         yielded = coro.send(None)
                     except StopIteration as stop:
-                        self.complete_field(fp, stop.value, node)
+                        if type(node) is list:
+                            self.complete_batch(fp, stop.value, node)
+                        else:
+                            self.complete_field(fp, stop.value, node)  # type: ignore[arg-type]
                         continue
                     except Exception as exc:
-                        self.field_error(exc, node, fp)
+                        for each in node if type(node) is list else (node,):
+                            self.field_error(exc, each, fp)  # type: ignore[arg-type]
                         continue
                     waiting.append((coro, node, fp))
                     if yielded is not None:
@@ -358,3 +420,10 @@ class Run:
 
     def errors_list(self) -> list[GraphQLError]:
         return [error for error, _position in self.errors]
+
+
+async def _ready(value: Any) -> Any:
+    """A batch resolver that returned its values (or an awaitable of them) directly."""
+    if _is_awaitable(type(value)):
+        return await value
+    return value

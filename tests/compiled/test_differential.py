@@ -109,6 +109,30 @@ async def test_loaders_batch_a_whole_level_in_one_call():
     assert len(ctx.calls[0]) == 30
 
 
+async def test_batch_resolvers_run_once_per_level_and_match_per_object_resolvers():
+    # batchedPrice declares a batch form: the compiled path calls it once for all the
+    # objects of a level; graphql-core calls the per-object resolver. Loader failures
+    # (an Exception per item), nulls, non-null violations (strictBatchedPrice) and a
+    # batch that raises (scale: -1) must give the reference's data and errors.
+    q = """{ items(first: 30) { id batchedPrice { value itemId }
+        children(first: 3) { id s: batchedPrice(scale: 2) { value } } } }"""
+    ctx = make_context()
+    result = await COMPILED.execute(q, context_value=ctx)
+    assert result.data is not None
+    assert ctx.batch_calls == [30, 90]  # one call per level, not one per object
+    ref, comp = await both(q)
+    assert ref == comp
+    assert "no price for 5" in ref and '"itemId": 16' in ref and '"batchedPrice": null' in ref
+    q = """{ item(id: 4) { id strictBatchedPrice { value } }
+        items(first: 8) { id children(first: 2) { strictBatchedPrice { value } } } }"""
+    ref, comp = await both(q)
+    assert ref == comp
+    assert "Item.strictBatchedPrice" in ref
+    ref, comp = await both("{ items(first: 5) { id batchedPrice(scale: -1) { value } } }")
+    assert ref == comp
+    assert ref.count("scale must not be negative") == 5
+
+
 async def test_introspection_falls_back_visibly():
     before = STATS["fallback:introspection"]
     result = await COMPILED.execute(

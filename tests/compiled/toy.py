@@ -7,12 +7,16 @@ that raise, and non-null violations at several depths.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import strawberry
 from aiodataloader import DataLoader
+
+from schema.compiled.batch import batched
 
 
 @strawberry.enum
@@ -25,6 +29,8 @@ class Colour(enum.Enum):
 class Ctx:
     price_loader: DataLoader
     calls: list[list[int]] = field(default_factory=list)
+    #: sizes of the batch resolver calls (schema.compiled.batch)
+    batch_calls: list[int] = field(default_factory=list)
 
 
 def make_context() -> Ctx:
@@ -55,6 +61,31 @@ class Price:
     @strawberry.field
     def doubled(self) -> Decimal:
         return self.value * 2
+
+
+def _scaled(item_id: int, value: Decimal | None, scale: int) -> Price | None:
+    if value is None or item_id % 11 == 4:
+        return None  # a null: a non-null field reports it, a nullable one is null
+    return Price(value=value * scale, item_id=item_id)
+
+
+def _check_scale(scale: int) -> None:
+    if scale < 0:
+        raise ValueError(f"scale must not be negative, got {scale}")
+
+
+async def _batched_prices(
+    items: Sequence[Item], info: strawberry.Info, scale: int = 1
+) -> list[Price | Exception | None]:
+    ctx = info.context
+    ctx.batch_calls.append(len(items))
+    _check_scale(scale)
+    loads = [ctx.price_loader.load(i.id) for i in items]
+    values = await asyncio.gather(*loads, return_exceptions=True)
+    return [
+        v if isinstance(v, Exception) else _scaled(i.id, v, scale)
+        for i, v in zip(items, values, strict=True)
+    ]
 
 
 @strawberry.type
@@ -93,6 +124,20 @@ class Item:
         a = await info.context.price_loader.load(self.id)
         b = await info.context.price_loader.load(self.id + 10**9)
         return f"{a}/{b}"
+
+    @strawberry.field
+    @batched(_batched_prices)
+    async def batched_price(self, info: strawberry.Info, scale: int = 1) -> Price | None:
+        _check_scale(scale)
+        value = await info.context.price_loader.load(self.id)
+        return _scaled(self.id, value, scale)
+
+    @strawberry.field
+    @batched(_batched_prices)
+    async def strict_batched_price(self, info: strawberry.Info, scale: int = 1) -> Price:
+        _check_scale(scale)
+        value = await info.context.price_loader.load(self.id)
+        return _scaled(self.id, value, scale)  # type: ignore[return-value]
 
     @strawberry.field
     def children(self, first: int = 2) -> list[Item]:

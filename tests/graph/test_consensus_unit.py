@@ -4,8 +4,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from resolvers.consensus import Excluded, Method, SourcePrice, agree, median, outliers
+from resolvers.consensus import (
+    Excluded,
+    Method,
+    SourcePrice,
+    age_at,
+    agree,
+    median,
+    outliers,
+    reaged,
+)
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 K = Decimal("3.5")
@@ -127,3 +138,33 @@ def test_unconvertible_quote_is_listed_but_not_used():
 def test_nothing_priced_means_no_consensus():
     assert run([]) is None
     assert run([entry("b", None, currency="USDT")]) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ages=st.lists(st.integers(min_value=-5, max_value=400), min_size=1, max_size=6),
+    prices=st.lists(st.integers(min_value=90, max_value=130), min_size=6, max_size=6),
+    shift=st.integers(min_value=-120, max_value=120),
+)
+def test_a_consensus_read_at_another_instant_with_the_same_stale_flags_only_ages(
+    ages, prices, shift
+):
+    # What resolvers.prices relies on to keep consensuses across requests.
+    entries = [entry(f"s{i}", str(prices[i]), age=a) for i, a in enumerate(ages)]
+    later = AT + timedelta(seconds=shift)
+
+    def flags(at):
+        return [age_at(at, e.observed_at) > 60 for e in entries]
+
+    assume(flags(AT) == flags(later))
+    first = run(entries)
+    fresh = agree(
+        entries,
+        quote="USD",
+        at=later,
+        stale_after=lambda _s: 60,
+        threshold=K,
+        min_deviation=FLOOR,
+    )
+    assert first is not None and fresh is not None
+    assert reaged(first, later) == fresh

@@ -1,0 +1,56 @@
+"""List-level resolvers: one call for a field of every object at a level.
+
+A field's ordinary resolver answers for one object. On a list of N objects the
+compiled executor would start N coroutines, each issuing one DataLoader load
+and waiting on one future: in CPython that per-object machinery costs more
+than the field's own work. A field may therefore also declare a *batch
+resolver* — the same field for a whole list of parents at once::
+
+    async def prices(assets: Sequence[Asset], info: Info, quote: str = "USD") -> list[...]:
+        ...
+
+    @strawberry.field
+    @batched(prices)
+    async def price(self, info: Info, quote: str = "USD") -> Price | None: ...
+
+The compiled executor (:mod:`schema.compiled.run`) collects every object of a
+level whose plan selects the field, calls the batch resolver once with their
+sources, the field's arguments and ``info`` (the field's, at the first
+object's path — a batch resolver must not depend on ``info.path``), and
+completes each object's value from the returned list. graphql-core's executor
+(the reference path, and every fallback) keeps calling the per-object
+resolver, so both must compute the same thing: the batch resolver is, by
+contract, the per-object resolver applied to each source, in order. The
+differential test (``tests/compiled/test_differential.py``) checks it over
+generated operations.
+
+The returned sequence has one item per source. An ``Exception`` item is that
+object's field error; an exception raised by the batch resolver is the field
+error of every object in the batch (as when each per-object call raises it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: the attribute a per-object resolver carries its batch resolver under
+BATCH_ATTR = "__cryptoql_batch__"
+
+
+def batched(many: Callable[..., Any]) -> Callable[[F], F]:
+    """Declare ``many`` the batch form of the decorated per-object resolver."""
+
+    def mark(func: F) -> F:
+        setattr(func, BATCH_ATTR, many)
+        return func
+
+    return mark
+
+
+def batch_of(func: Any) -> Callable[..., Any] | None:
+    """The batch resolver declared for a per-object resolver function, if any."""
+    found = getattr(func, BATCH_ATTR, None)
+    return found if callable(found) else None
