@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import app.context as app_context
-import loaders.registry as registry
+import loaders.registry  # noqa: F401 - every loader class defined before they are memoised
 from app.main import create_app
 from app.settings import Settings
+from loaders.base import SessionLoader
 
 _FROZEN = datetime.now(UTC)
 _MEMO: dict[tuple[str, Any], Any] = {}
@@ -35,34 +36,31 @@ class _FrozenClock(datetime):
         return _FROZEN if tz is not None else _FROZEN.replace(tzinfo=None)
 
 
-def _memoised(loader: Any) -> Any:
-    original = loader.batch_load_fn
-    name = type(loader).__name__
+def _memoise(cls: type[SessionLoader[Any, Any]]) -> None:
+    original = cls.batch_load_fn
+    name = cls.__name__
 
-    async def batch_load_fn(keys: list[Any]) -> list[Any]:
+    async def batch_load_fn(self: Any, keys: list[Any]) -> list[Any]:
         missing = [k for k in keys if (name, k) not in _MEMO]
         if missing:
-            for key, value in zip(missing, await original(missing), strict=True):
+            for key, value in zip(missing, await original(self, missing), strict=True):
                 _MEMO[(name, key)] = value
         return [_MEMO[(name, k)] for k in keys]
 
-    loader.batch_load_fn = batch_load_fn
-    return loader
+    cls.batch_load_fn = batch_load_fn  # type: ignore[method-assign]
 
 
-_build = registry.build_loaders
+def _loader_classes(cls: type[Any]) -> list[type[Any]]:
+    found = []
+    for sub in cls.__subclasses__():
+        if "batch_load_fn" in sub.__dict__:
+            found.append(sub)
+        found += _loader_classes(sub)
+    return found
 
 
-def _build_memoised(sessions: Any) -> Any:
-    loaders = _build(sessions)
-    for field in type(loaders).__dataclass_fields__:
-        value = getattr(loaders, field)
-        if hasattr(value, "batch_load_fn"):  # loaders only (not their shared bookkeeping)
-            _memoised(value)
-    return loaders
-
-
+for _cls in _loader_classes(SessionLoader):
+    _memoise(_cls)
 app_context.datetime = _FrozenClock  # type: ignore[misc]
-app_context.build_loaders = _build_memoised  # type: ignore[attr-defined]
 _env_file = os.environ.get("CRYPTOQL_ENV_FILE")
 app = create_app(Settings(_env_file=_env_file) if _env_file else Settings())  # type: ignore[call-arg]

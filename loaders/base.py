@@ -102,10 +102,12 @@ class SessionLoader(DataLoader[K, V]):
             task.add_done_callback(tasks.discard)
         out: list[V | Exception] = []
         for future in futures:
-            try:
-                out.append(await future)
-            except Exception as exc:
-                out.append(exc)
+            if not future.done():
+                await asyncio.wait((future,))  # its outcome is read below
+            if future.cancelled():
+                raise asyncio.CancelledError
+            failure = future.exception()
+            out.append(future.result() if failure is None else failure)  # type: ignore[arg-type]
         return out
 
     async def _fill(self, pending: list[tuple[K, asyncio.Future[V]]]) -> None:

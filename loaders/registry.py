@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from functools import cached_property
 
 from loaders.assets import (
     AssetByCanonicalIdLoader,
@@ -30,30 +30,90 @@ from loaders.transfers import LargestTransfersByContractLoader, TransferStatsByC
 from storage.engine import SessionFactory
 
 
-@dataclass(frozen=True, slots=True)
 class Loaders:
-    asset_by_id: AssetByIdLoader
-    asset_by_canonical_id: AssetByCanonicalIdLoader
-    # --- graph reads (schema/ types) ---
-    assets_by_symbol: AssetsBySymbolLoader
-    asset_page: AssetPageByQueryLoader
-    asset_count: AssetCountByQueryLoader
-    quotes_by_asset: QuotesByAssetLoader
-    quotes_by_canonical_id: QuotesByCanonicalIdLoader
-    signals_by_asset: SignalsByAssetLoader
-    candles_by_asset: CandlesByAssetLoader
-    chains: ChainsByScopeLoader
-    chain_by_id: ChainByIdLoader
-    contracts_by_asset: ContractsByAssetLoader
-    head_block_by_chain: HeadBlockByChainLoader
-    blocks_by_chain: BlocksByChainLoader
-    block_by_hash: BlockByHashLoader
-    latest_metrics_by_chain: LatestMetricsByChainLoader
-    metric_series_by_chain: MetricSeriesByChainLoader
-    transfer_stats_by_contract: TransferStatsByContractLoader
-    largest_transfers_by_contract: LargestTransfersByContractLoader
-    #: the batch tasks of these loaders still running (shared by all of them)
-    inflight: InFlight
+    """One request's loaders, each built on first use: a request touches a few of the
+    nineteen, and building a DataLoader is not free. ``inflight`` (their running batch
+    tasks) is shared by all of them."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+        self.inflight = InFlight()
+
+    @cached_property
+    def asset_by_id(self) -> AssetByIdLoader:
+        return AssetByIdLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def asset_by_canonical_id(self) -> AssetByCanonicalIdLoader:
+        return AssetByCanonicalIdLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def assets_by_symbol(self) -> AssetsBySymbolLoader:
+        return AssetsBySymbolLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def asset_page(self) -> AssetPageByQueryLoader:
+        return AssetPageByQueryLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def asset_count(self) -> AssetCountByQueryLoader:
+        return AssetCountByQueryLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def quotes_by_asset(self) -> QuotesByAssetLoader:
+        return QuotesByAssetLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def quotes_by_canonical_id(self) -> QuotesByCanonicalIdLoader:
+        return QuotesByCanonicalIdLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def signals_by_asset(self) -> SignalsByAssetLoader:
+        return SignalsByAssetLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def candles_by_asset(self) -> CandlesByAssetLoader:
+        return CandlesByAssetLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def chains(self) -> ChainsByScopeLoader:
+        return ChainsByScopeLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def chain_by_id(self) -> ChainByIdLoader:
+        return ChainByIdLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def contracts_by_asset(self) -> ContractsByAssetLoader:
+        return ContractsByAssetLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def head_block_by_chain(self) -> HeadBlockByChainLoader:
+        return HeadBlockByChainLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def blocks_by_chain(self) -> BlocksByChainLoader:
+        return BlocksByChainLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def block_by_hash(self) -> BlockByHashLoader:
+        return BlockByHashLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def latest_metrics_by_chain(self) -> LatestMetricsByChainLoader:
+        return LatestMetricsByChainLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def metric_series_by_chain(self) -> MetricSeriesByChainLoader:
+        return MetricSeriesByChainLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def transfer_stats_by_contract(self) -> TransferStatsByContractLoader:
+        return TransferStatsByContractLoader(self.sessions, inflight=self.inflight)
+
+    @cached_property
+    def largest_transfers_by_contract(self) -> LargestTransfersByContractLoader:
+        return LargestTransfersByContractLoader(self.sessions, inflight=self.inflight)
 
     def shield_loads(self) -> None:
         """Shield the futures loads return (for graphql-core's executor; see
@@ -86,27 +146,5 @@ CANCEL_GRACE_SECONDS = 5.0
 
 
 def build_loaders(sessions: SessionFactory) -> Loaders:
-    """Create fresh loaders; must run inside the request's event loop."""
-    inflight = InFlight()
-    return Loaders(
-        asset_by_id=AssetByIdLoader(sessions, inflight=inflight),
-        asset_by_canonical_id=AssetByCanonicalIdLoader(sessions, inflight=inflight),
-        assets_by_symbol=AssetsBySymbolLoader(sessions, inflight=inflight),
-        asset_page=AssetPageByQueryLoader(sessions, inflight=inflight),
-        asset_count=AssetCountByQueryLoader(sessions, inflight=inflight),
-        quotes_by_asset=QuotesByAssetLoader(sessions, inflight=inflight),
-        quotes_by_canonical_id=QuotesByCanonicalIdLoader(sessions, inflight=inflight),
-        signals_by_asset=SignalsByAssetLoader(sessions, inflight=inflight),
-        candles_by_asset=CandlesByAssetLoader(sessions, inflight=inflight),
-        chains=ChainsByScopeLoader(sessions, inflight=inflight),
-        chain_by_id=ChainByIdLoader(sessions, inflight=inflight),
-        contracts_by_asset=ContractsByAssetLoader(sessions, inflight=inflight),
-        head_block_by_chain=HeadBlockByChainLoader(sessions, inflight=inflight),
-        blocks_by_chain=BlocksByChainLoader(sessions, inflight=inflight),
-        block_by_hash=BlockByHashLoader(sessions, inflight=inflight),
-        latest_metrics_by_chain=LatestMetricsByChainLoader(sessions, inflight=inflight),
-        metric_series_by_chain=MetricSeriesByChainLoader(sessions, inflight=inflight),
-        transfer_stats_by_contract=TransferStatsByContractLoader(sessions, inflight=inflight),
-        largest_transfers_by_contract=LargestTransfersByContractLoader(sessions, inflight=inflight),
-        inflight=inflight,
-    )
+    """Fresh loaders for one request (or one subscription event)."""
+    return Loaders(sessions)

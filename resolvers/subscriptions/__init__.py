@@ -20,11 +20,11 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLResolveInfo, Visitor, print_ast, visit
 
-from loaders.registry import Loaders, build_loaders
+from loaders.registry import build_loaders
 from pubsub.broker import Broker, ReplayWindowExceeded
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
@@ -175,27 +175,12 @@ def event_context(ctx: Context) -> Callable[[], Context]:
     def make() -> Context:
         return replace(
             base,
-            loaders=cast(Loaders, _LazyLoaders(base.sessions)),
+            loaders=build_loaders(base.sessions),  # built on first use: most events need none
             now=datetime.now(UTC),
             request_id="live",
         )
 
     return make
-
-
-class _LazyLoaders:
-    """Fresh loaders per event, built on first use: most selections never touch them."""
-
-    __slots__ = ("_loaders", "_sessions")
-
-    def __init__(self, sessions: Any) -> None:
-        self._sessions = sessions
-        self._loaders: Loaders | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._loaders is None:
-            self._loaders = build_loaders(self._sessions)
-        return getattr(self._loaders, name)
 
 
 class _Variables(Visitor):
