@@ -114,6 +114,8 @@ class Evaluator:
         self.config = config
         self.variables = variables
         self.now = now or datetime.now(UTC)
+        #: whether a price depended on the clock (a time series open at the end)
+        self.read_clock = False
         self._memo: dict[tuple[int, str, tuple[tuple[str, int], ...]], float] = {}
         self._field_memo: dict[
             tuple[int, str, int | None], tuple[float, float, int, float, str | None]
@@ -151,7 +153,10 @@ class Evaluator:
         if step is None or start is None:
             return None
         end = as_utc(args.get(ts.to_argument)) if ts.to_argument else None
-        return points_in_range(start, end or max(self.now, start), step)
+        if end is None:
+            self.read_clock = True
+            end = max(self.now, start)
+        return points_in_range(start, end, step)
 
     # -- costs ---------------------------------------------------------------
 
@@ -360,8 +365,20 @@ def estimate(
     now: datetime | None = None,
     root_fields: frozenset[str] = frozenset(),
 ) -> Estimate:
-    """Price ``shape`` with the request's raw ``variables``."""
+    """Price ``shape`` with the request's raw ``variables``.
+
+    Estimates are kept on the shape per (variables, options) unless they read the
+    clock (a time series without an end): a dashboard polling one document with the
+    same variables is priced once. An estimate is never modified after it is made.
+    """
     config = config or AnalysisConfig()
+    key = None
+    if now is None:
+        key = _memo_key(model, variables, config, breakdown, root_fields)
+        if key is not None:
+            found: Estimate | None = shape.estimates.get(key)
+            if found is not None:
+                return found
     coerced = coerce_variables(model, shape, variables)
     root = root_type_name(model, shape)
     ev = Evaluator(model, config, coerced, now)
@@ -370,4 +387,44 @@ def estimate(
     if breakdown:
         result.fields, result.fields_truncated = ev.breakdown(shape, root, config.breakdown_limit)
     result.root_arguments = root_field_arguments(model, shape, coerced, root_fields)
+    if key is not None and not ev.read_clock:
+        if len(shape.estimates) >= _ESTIMATES_PER_SHAPE:
+            shape.estimates.clear()
+        shape.estimates[key] = result
     return result
+
+
+_ESTIMATES_PER_SHAPE = 32
+
+
+def _memo_key(
+    model: CostModel,
+    variables: dict[str, Any] | None,
+    config: AnalysisConfig,
+    breakdown: bool,
+    root_fields: frozenset[str],
+) -> Any:
+    """A hashable key of an estimate's inputs besides the shape, or None (unhashable)."""
+    frozen = frozen_variables(variables)
+    if frozen is None:
+        return None
+    return (id(model), config, breakdown, root_fields, frozen)
+
+
+def frozen_variables(value: Any) -> Any:
+    """A hashable, type-exact image of variable values (raw or coerced), or None when
+    some value is unhashable: a memo key for work that depends only on them."""
+    try:
+        frozen = _freeze(value)
+        hash(frozen)
+    except TypeError:
+        return None
+    return frozen
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return (list, tuple(_freeze(v) for v in value))
+    return (type(value), value)  # 1, 1.0 and True are equal keys but not equal values

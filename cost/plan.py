@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -65,6 +66,8 @@ class Shape:
     root: SelectionPlan
     #: number of plan nodes (fields + fragment uses), for cache admission
     size: int
+    #: estimates of this shape that did not depend on the clock (cost.analysis.estimate)
+    estimates: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _has_conditions(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:

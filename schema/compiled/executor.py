@@ -28,6 +28,7 @@ from strawberry.schema.schema import (
 )
 from strawberry.types.arguments import convert_arguments
 
+from cost.analysis import frozen_variables
 from resolvers.context import Context
 from schema.compiled.errors import canonical_errors
 from schema.compiled.plan import FieldPlan, OperationPlan, PlanBuilder, Unsupported
@@ -187,10 +188,31 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         return OperationPlan(root=root, variable_fields=builder.variable_fields)
 
     def _variable_kwargs(self, plan: OperationPlan) -> dict[int, dict[str, Any]]:
+        """The variable fields' converted arguments, converted once per distinct variables.
+
+        A dashboard sends the same variables request after request; converting them
+        (graphql-core's argument values, then strawberry's input types) is a fixed
+        cost per request otherwise. The converted values are shared like the plan's
+        static arguments: resolvers never mutate their arguments.
+        """
         if not plan.variable_fields:
             return {}
+        key = frozen_variables(self.variable_values.coerced)
+        memo = plan.kwargs_memo
+        if key is not None:
+            found = memo.get(key)
+            if found is not None:
+                return found
         sb: StrawberrySchema = self.schema._strawberry_schema  # type: ignore[attr-defined]
-        return {id(fp): _convert(sb, fp, self.variable_values) for fp in plan.variable_fields}
+        kwargs = {id(fp): _convert(sb, fp, self.variable_values) for fp in plan.variable_fields}
+        if key is not None:
+            if len(memo) >= _KWARGS_MEMO_SIZE:
+                memo.clear()
+            memo[key] = kwargs
+        return kwargs
+
+
+_KWARGS_MEMO_SIZE = 64
 
 
 def _convert(sb: StrawberrySchema, fp: FieldPlan, variable_values: Any) -> dict[str, Any]:

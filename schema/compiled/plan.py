@@ -120,6 +120,8 @@ class OperationPlan:
     root: ObjectPlan
     #: field plans whose arguments depend on variables (kwargs built per request)
     variable_fields: list[FieldPlan]
+    #: converted kwargs of the variable fields, by frozen variable values (bounded)
+    kwargs_memo: dict[Any, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _leaf_kind(t: GraphQLScalarType | GraphQLEnumType) -> int:

@@ -133,6 +133,18 @@ async def test_batch_resolvers_run_once_per_level_and_match_per_object_resolvers
     assert ref.count("scale must not be negative") == 5
 
 
+async def test_variable_arguments_are_converted_once_per_distinct_variables():
+    q = "query V($n: Int!, $t: String) { items(first: $n) { id } echo(text: $t, times: 2) }"
+    for variables in ({"n": 2, "t": "a"}, {"n": 2, "t": "a"}, {"n": 3, "t": "a"}):
+        ref, comp = await both(q, variables)
+        assert ref == comp
+    plan = PLANS.get((id(COMPILED._schema), q, "V"))
+    assert isinstance(plan, OperationPlan)
+    assert len(plan.kwargs_memo) == 2  # {n: 2} once, {n: 3} once
+    ref, comp = await both(q, {"n": 3, "t": "b"})
+    assert ref == comp and '"echo": "bb"' in comp
+
+
 async def test_introspection_falls_back_visibly():
     before = STATS["fallback:introspection"]
     result = await COMPILED.execute(

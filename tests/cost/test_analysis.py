@@ -213,3 +213,21 @@ def test_operation_name_selects_the_operation():
     assert estimate(MODEL, compile_shape(doc, "B"), None).cost == 3
     assert estimate(MODEL, compile_shape(doc, "A"), None).cost == 0
     assert root_type_name(MODEL, compile_shape(doc, "A")) == "Query"
+
+
+def test_estimates_are_kept_per_variables_unless_they_read_the_clock():
+    shape = compile_shape(
+        parse("query Q($n: Int) { coins(first: $n) { edges { node { price } } } }")
+    )
+    first = estimate(MODEL, shape, {"n": 5})
+    assert estimate(MODEL, shape, {"n": 5}) is first  # same variables: priced once
+    other = estimate(MODEL, shape, {"n": 7})
+    assert other is not first and other.cost > first.cost
+    assert estimate(MODEL, shape, {"n": 5.0}) is not first  # equal, but not the same value
+    # a series open at the end is priced against the clock: never kept
+    open_ended = compile_shape(
+        parse('{ coin(id: "a") { series(interval: "1d", from: "2025-12-22T00:00:00Z") { v } } }')
+    )
+    assert estimate(MODEL, open_ended, None) is not estimate(MODEL, open_ended, None)
+    closed = compile_shape(parse('{ coin(id: "a") { series(interval: "1h", last: 3) { v } } }'))
+    assert estimate(MODEL, closed, None) is estimate(MODEL, closed, None)
