@@ -9,9 +9,10 @@ than the instant is read as the instant (nothing after it is known).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from loaders.candles import CandleKey, CandleWindow
+from loaders.candles import CandleKey, CandleWindow, StoredCandles
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.instant import Instant, require_aware
@@ -90,7 +91,27 @@ async def candles(ctx: Context, asset_id: int, window: CandleWindow | None) -> l
     """Buckets of the window, oldest first, from one source (see ``resolvers.intervals``)."""
     if window is None:
         return []
-    stored = await ctx.loaders.candles_by_asset.load(CandleKey(asset_id, window))
+    return buckets(await ctx.loaders.candles_by_asset.load(CandleKey(asset_id, window)), window)
+
+
+async def candles_many(
+    ctx: Context, windows: Sequence[tuple[int, CandleWindow | None]]
+) -> list[list[Bucket] | Exception]:
+    """:func:`candles` for many (asset id, window) pairs: one load for all."""
+    keys = [CandleKey(asset_id, w) for asset_id, w in windows if w is not None]
+    found = iter(await ctx.loaders.candles_by_asset.load_all(keys))
+    out: list[list[Bucket] | Exception] = []
+    for _asset_id, window in windows:
+        if window is None:
+            out.append([])
+            continue
+        stored = next(found)
+        out.append(stored if isinstance(stored, Exception) else buckets(stored, window))
+    return out
+
+
+def buckets(stored: StoredCandles, window: CandleWindow) -> list[Bucket]:
+    """The window's buckets from the candles stored for it (one source, never mixed)."""
     if stored.interval is None:
         return []
     fine = parse_interval(stored.interval)

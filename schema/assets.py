@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -27,6 +27,9 @@ from schema.onchain import AssetOnchain, Contract
 from schema.prices import Market, Price
 from schema.signals import Grade, Signal
 from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
+
+if TYPE_CHECKING:
+    from loaders.candles import CandleWindow
 
 # Batch forms of Asset's per-asset resolvers (schema.compiled.batch): on a list of
 # assets the compiled executor calls these once per level instead of once per asset.
@@ -79,6 +82,30 @@ async def _grades(assets: Sequence[Asset], info: Info) -> list[Grade | Exception
             rec = signal_resolvers.latest_grade(rows)
             out.append(Grade.of(rec, a.instant) if rec else None)
     return out
+
+
+async def _candles(
+    assets: Sequence[Asset],
+    info: Info,
+    interval: str,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    last: int | None = None,
+    quote: str = "USD",
+) -> list[list[Candle] | Exception]:
+    windows: dict[Instant, CandleWindow | None] = {}
+    for a in assets:  # one window per instant (a bad argument raises for all of them)
+        if a.instant not in windows:
+            windows[a.instant] = candle_resolvers.candle_window(
+                a.instant, interval=interval, quote=quote, from_=from_, to=to, last=last
+            )
+    found = await candle_resolvers.candles_many(
+        info.context, [(a.record.id, windows[a.instant]) for a in assets]
+    )
+    return [
+        rows if isinstance(rows, Exception) else [Candle.of(b, interval) for b in rows]
+        for rows in found
+    ]
 
 
 @strawberry.type(
@@ -174,6 +201,7 @@ class Asset(Node):
             ),
         ],
     )
+    @batched(_candles)
     async def candles(
         self,
         info: Info,
