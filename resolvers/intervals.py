@@ -244,6 +244,7 @@ def _as_is(
     # Intervals that divide a day with no offset align within the UTC day: the
     # boundary check needs no epoch timestamp.
     in_day = offset == 0 and 86400 % seconds == 0
+    name = iv.name
     out: list[Bucket] = []
     for c in sorted(candles, key=_open_time):
         start = c.open_time
@@ -256,21 +257,23 @@ def _as_is(
         if not first <= start <= last:
             continue
         end = start + step
+        # Positional, in Bucket's field order: keywords cost more than the rest of
+        # the loop body, and a dashboard builds 24 of these per asset.
         out.append(
             Bucket(
-                open_time=start,
-                close_time=end,
-                open=c.open,
-                high=c.high,
-                low=c.low,
-                close=c.close,
-                volume=c.volume,
-                is_complete=end <= at and c.is_complete,
-                source=c.source,
-                quote_currency=c.quote_currency,
-                source_interval=iv.name,
-                parts=1,
-                expected_parts=1,
+                start,
+                end,
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.volume,
+                end <= at and c.is_complete,
+                c.source,
+                c.quote_currency,
+                name,
+                1,
+                1,
             )
         )
     return out
