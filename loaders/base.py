@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -53,6 +53,10 @@ class SessionLoader(DataLoader[K, V]):
         self, sessions: SessionFactory, *, inflight: InFlight | None = None, **kwargs: Any
     ) -> None:
         kwargs.setdefault("max_batch_size", self.max_batch_size_default)
+        #: keys are their own cache keys (no get_cache_key given): load_all skips the call
+        self._identity_keys = "get_cache_key" not in kwargs and "get_cache_key" not in dir(
+            type(self)
+        )
         super().__init__(**kwargs)
         self.sessions = sessions
         self.inflight: InFlight = inflight if inflight is not None else InFlight()
@@ -77,27 +81,22 @@ class SessionLoader(DataLoader[K, V]):
         A key's failure (the batch raised, or returned an ``Exception`` for it) is
         returned in its place, as awaiting :meth:`load`'s future would raise it.
         """
-        cache = self._cache if self.cache else None
-        get_key = self.get_cache_key
+        # Without the loader's cache, a call still loads each distinct key once.
+        cache: MutableMapping[Any, asyncio.Future[V]] = self._cache if self.cache else {}
+        get_key = None if self._identity_keys else self.get_cache_key
         futures: list[asyncio.Future[V]] = []
-        fresh: dict[Any, tuple[K, asyncio.Future[V]]] = {}
+        fresh: list[tuple[K, asyncio.Future[V]]] = []
         loop = asyncio.get_running_loop()
         for key in keys:
-            cache_key = get_key(key)
-            found = fresh.get(cache_key)
-            if found is not None:
-                futures.append(found[1])
-                continue
-            cached = cache.get(cache_key) if cache is not None else None
+            cache_key = key if get_key is None else get_key(key)
+            cached = cache.get(cache_key)
             if cached is None:
-                cached = loop.create_future()
-                fresh[cache_key] = (key, cached)
-                if cache is not None:
-                    cache[cache_key] = cached
+                cached = cache[cache_key] = loop.create_future()
+                fresh.append((key, cached))
             futures.append(cached)
         if fresh:
             tasks = self.inflight.tasks
-            task = loop.create_task(self._fill(list(fresh.values())))
+            task = loop.create_task(self._fill(fresh))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         out: list[V | Exception] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from loaders.base import SessionLoader
 from loaders.grouping import group_by
@@ -21,8 +22,7 @@ from storage.repositories import candles as repo
 _EPSILON = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
-class CandleWindow:
+class CandleWindow(NamedTuple):
     """Buckets of ``interval`` opening in ``[first, last]``, read at ``at``.
 
     ``candidates`` are the stored intervals able to build ``interval``,
@@ -39,8 +39,7 @@ class CandleWindow:
     historical: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CandleKey:
+class CandleKey(NamedTuple):
     asset_id: int
     window: CandleWindow
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from loaders.base import SessionLoader
 from loaders.grouping import group_by
@@ -11,22 +11,19 @@ from storage.records import QuoteRecord
 from storage.repositories import quotes as repo
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteWindow:
+class QuoteWindow(NamedTuple):
     """Each source's latest quote at ``at``, looking back no further than ``since``."""
 
     at: datetime
     since: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteKey:
+class QuoteKey(NamedTuple):
     asset_id: int
     window: QuoteWindow
 
 
-@dataclass(frozen=True, slots=True)
-class CanonicalQuoteKey:
+class CanonicalQuoteKey(NamedTuple):
     canonical_id: str
     currency: str
     window: QuoteWindow

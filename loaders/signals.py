@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from loaders.base import SessionLoader
 from loaders.grouping import group_by
@@ -11,8 +11,7 @@ from storage.records import SignalRecord
 from storage.repositories import signals as repo
 
 
-@dataclass(frozen=True, slots=True)
-class SignalKey:
+class SignalKey(NamedTuple):
     """All kinds are loaded at once: ``signals(kinds:)`` filters and ``grade`` picks
     from the same cached list, so asking for both costs one statement."""
 

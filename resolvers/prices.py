@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from typing import Any
 
 from loaders.quotes import CanonicalQuoteKey, QuoteKey, QuoteWindow
 from resolvers.config import GraphConfig
@@ -120,7 +121,8 @@ async def consensus_of(
     cfg = ctx.graph
     memo = _memo_for(cfg)
     at = instant.at
-    key = (quote, tuple(quotes))
+    # What a consensus reads of each quote (market figures are not part of it).
+    key = (quote, tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]))
     prepared = memo.get(key)
     if prepared is None:
         currencies = tuple(sorted(rate_currencies(quotes, quote, cfg.quote_currency_assets)))
@@ -158,8 +160,9 @@ class _Prepared:
     (``resolvers.consensus.reaged``). Dashboards poll the same quotes many times a
     second; computing the exact-decimal median, the MAD rule and the conversions
     once per distinct input, instead of once per asset per request, is most of a
-    price's cost. Keys are the quote records' values, so a re-read of unchanged rows
-    hits and any new quote (ingest) misses.
+    price's cost. Keys are the values a consensus reads of each quote record (source,
+    currency, price, observation time), so a re-read of unchanged rows hits and any
+    new quote (ingest) misses.
     """
 
     __slots__ = ("agreed", "currencies")
@@ -174,17 +177,17 @@ class _Prepared:
 
 _MEMO_MAX = 16384  # quote sets kept (an asset has one per quote currency per data version)
 _AGREED_MAX = 8  # consensuses kept per quote set (rates and stale flags change rarely)
-_MEMOS: dict[int, tuple[GraphConfig, dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared]]] = {}
+_MEMOS: dict[int, tuple[GraphConfig, dict[Any, _Prepared]]] = {}
 
 
-def _memo_for(cfg: GraphConfig) -> dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared]:
+def _memo_for(cfg: GraphConfig) -> dict[Any, _Prepared]:
     """The memo of one graph configuration (thresholds and conversions are part of it)."""
     hit = _MEMOS.get(id(cfg))
     if hit is not None and hit[0] is cfg:
         return hit[1]
     if len(_MEMOS) > 16:  # test suites build many configurations
         _MEMOS.clear()
-    memo: dict[tuple[str, tuple[QuoteRecord, ...]], _Prepared] = {}
+    memo: dict[Any, _Prepared] = {}
     _MEMOS[id(cfg)] = (cfg, memo)
     return memo
 
