@@ -44,6 +44,15 @@ async def latest_quotes(ctx: Context, asset_id: int, instant: Instant) -> list[Q
     return await ctx.loaders.quotes_by_asset.load(QuoteKey(asset_id, quote_window(ctx, instant)))
 
 
+async def latest_quotes_many(
+    ctx: Context, assets: Sequence[tuple[int, Instant]]
+) -> list[list[QuoteRecord] | Exception]:
+    """:func:`latest_quotes` for many (asset id, instant) pairs: one load for all."""
+    return await ctx.loaders.quotes_by_asset.load_all(
+        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
+    )
+
+
 def _agree(
     ctx: Context, entries: Sequence[SourcePrice], quote: str, instant: Instant
 ) -> Consensus | None:
@@ -100,9 +109,7 @@ async def consensus_prices(
 ) -> list[Consensus | Exception | None]:
     """:func:`consensus_price` for many (asset id, instant) pairs: one load for all."""
     quote = normalise_quote(quote)
-    found = await ctx.loaders.quotes_by_asset.load_all(
-        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
-    )
+    found = await latest_quotes_many(ctx, assets)
     out: list[Consensus | Exception | None] = []
     for (_asset_id, instant), quotes in zip(assets, found, strict=True):
         if isinstance(quotes, Exception):
@@ -203,7 +210,5 @@ async def markets(
 ) -> list[QuoteRecord | Exception | None]:
     """:func:`market` for many (asset id, instant) pairs: one load for all."""
     quote = normalise_quote(quote)
-    found = await ctx.loaders.quotes_by_asset.load_all(
-        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
-    )
+    found = await latest_quotes_many(ctx, assets)
     return [q if isinstance(q, Exception) else market_quote(q, quote) for q in found]
