@@ -48,9 +48,14 @@ async def latest_quotes_many(
     ctx: Context, assets: Sequence[tuple[int, Instant]]
 ) -> list[list[QuoteRecord] | Exception]:
     """:func:`latest_quotes` for many (asset id, instant) pairs: one load for all."""
-    return await ctx.loaders.quotes_by_asset.load_all(
-        [QuoteKey(asset_id, quote_window(ctx, instant)) for asset_id, instant in assets]
-    )
+    keys = []
+    windows: dict[int, QuoteWindow] = {}  # by instant (a list's assets share theirs)
+    for asset_id, instant in assets:
+        window = windows.get(id(instant))
+        if window is None:
+            window = windows[id(instant)] = quote_window(ctx, instant)
+        keys.append(QuoteKey(asset_id, window))
+    return await ctx.loaders.quotes_by_asset.load_all(keys)
 
 
 def _agree(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,13 +25,15 @@ async def latest_signals_many(
     ctx: Context, assets: Sequence[tuple[int, Instant]]
 ) -> list[list[SignalRecord] | Exception]:
     """:func:`latest_signals` for many (asset id, instant) pairs: one load for all."""
-    cfg = ctx.graph
-    return await ctx.loaders.signals_by_asset.load_all(
-        [
-            SignalKey(asset_id, instant.at, instant.minus(cfg.signal_max_age_seconds))
-            for asset_id, instant in assets
-        ]
-    )
+    max_age = ctx.graph.signal_max_age_seconds
+    keys = []
+    since: dict[int, datetime] = {}  # by instant (a list's assets share theirs)
+    for asset_id, instant in assets:
+        start = since.get(id(instant))
+        if start is None:
+            start = since[id(instant)] = instant.minus(max_age)
+        keys.append(SignalKey(asset_id, instant.at, start))
+    return await ctx.loaders.signals_by_asset.load_all(keys)
 
 
 def of_kinds(found: list[SignalRecord], kinds: Sequence[str] | None) -> list[SignalRecord]:

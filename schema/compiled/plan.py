@@ -76,8 +76,8 @@ class Completer:
     type_name: str = ""
     plan: ObjectPlan | None = None
     item: Completer | None = None
-    #: generated completion of a whole list value (schema.compiled.fast), when pure
-    fast: Callable[[Any], list[Any]] | None = None
+    #: generated completion of a whole object or list value (schema.compiled.fast), when pure
+    fast: Callable[[Any], Any] | None = None
 
 
 @dataclass(slots=True)
@@ -304,7 +304,8 @@ class PlanBuilder:
                 LEAF, nullable, serialize=serialize, leaf_kind=_leaf_kind(t), type_name=t.name
             )
         if isinstance(t, GraphQLObjectType):
-            return Completer(OBJECT, nullable, type_name=t.name, plan=self.object_plan(t, sub_sets))
+            plan = self.object_plan(t, sub_sets)
+            return Completer(OBJECT, nullable, type_name=t.name, plan=plan, fast=plan.fast)
         raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
 
 

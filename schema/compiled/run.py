@@ -299,6 +299,14 @@ class Run:
             except Exception as exc:
                 self.field_error(exc, node, fp)
             return
+        fast = c.fast
+        if fast is not None:
+            # generated completion first: no path is built unless it gives up
+            try:
+                result[key] = fast(value)
+                return
+            except Exception:  # noqa: S110 - complete_value reports it exactly
+                pass
         self.complete_value(c, value, result, key, node, fp, (*node.path, key), ())
 
     def complete_value(
