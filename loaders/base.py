@@ -54,8 +54,8 @@ class SessionLoader(DataLoader[K, V]):
     ) -> None:
         kwargs.setdefault("max_batch_size", self.max_batch_size_default)
         #: keys are their own cache keys (no get_cache_key given): load_all skips the call
-        self._identity_keys = "get_cache_key" not in kwargs and "get_cache_key" not in dir(
-            type(self)
+        self._identity_keys = "get_cache_key" not in kwargs and not hasattr(
+            type(self), "get_cache_key"
         )
         super().__init__(**kwargs)
         self.sessions = sessions

@@ -338,20 +338,30 @@ def _memo_isoformat(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _memo_serialize(t: GraphQLEnumType) -> Callable[[Any], Any]:
-    """Enum serialisation memoised per value (an enum has few values)."""
-    memo: dict[Any, Any] = {}
+    """Enum serialisation memoised per value object (an enum has few values).
+
+    Keyed by identity: Python ``Enum`` members hash through a Python-level
+    ``__hash__``, an ``id`` hashes in C. The memo keeps each value it saw, so an id
+    in it is never reused by another object; the identity check guards the rest.
+    Bounded: values that are not members (strings, numbers) could be many.
+    """
+    memo: dict[int, tuple[Any, Any]] = {}
     serialize = t.serialize
 
     def cached(value: Any) -> Any:
-        try:
-            return memo[value]
-        except KeyError:
-            result = memo[value] = serialize(value)
-            return result
-        except TypeError:  # unhashable: no memo
-            return serialize(value)
+        found = memo.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        result = serialize(value)
+        if len(memo) >= _ENUM_MEMO_SIZE:
+            memo.clear()
+        memo[id(value)] = (value, result)
+        return result
 
     return cached
+
+
+_ENUM_MEMO_SIZE = 256
 
 
 def _uses_variables(args: tuple[ArgumentNode, ...] | None) -> bool:

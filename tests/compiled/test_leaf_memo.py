@@ -35,3 +35,33 @@ def test_memo_is_bounded():
     cells = serialize.__closure__  # type: ignore[attr-defined]
     memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
     assert len(memo) <= 4096
+
+
+def test_memoised_enum_serialisation_matches_and_is_bounded():
+    from enum import Enum
+
+    import pytest
+    from graphql import GraphQLEnumType, GraphQLError
+
+    from schema.compiled.plan import _memo_serialize
+
+    class Side(Enum):
+        UP = "up"
+        DOWN = "down"
+
+    gql_enum = GraphQLEnumType("Side", {"UP": Side.UP, "DOWN": Side.DOWN})
+    serialize = _memo_serialize(gql_enum)
+    for _ in range(2):  # computed, then from the memo
+        assert serialize(Side.UP) == "UP" and serialize(Side.DOWN) == "DOWN"
+    with pytest.raises(GraphQLError):
+        serialize("sideways")
+    with pytest.raises(GraphQLError):  # a failure is not remembered as a value
+        serialize("sideways")
+    # many distinct objects with one valid value: each is remembered, the memo stays bounded
+    numbers = _memo_serialize(GraphQLEnumType("N", {"ONE": 1.0}))
+    for i in range(1_000):
+        assert numbers(float(f"1.{'0' * (i % 5)}")) == "ONE"
+    cells = numbers.__closure__  # type: ignore[attr-defined]
+    memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
+    assert 0 < len(memo) <= 256
+    assert serialize(Side.UP) == "UP"
