@@ -1,7 +1,7 @@
 """Speed bench: dashboard queries through every execution path, in one run.
 
     python -m bench speed [--quick] [--queries ticker,dashboard] [--sizes 10,100,1000]
-                          [--duration 6] [--concurrency 2]
+                          [--duration 6] [--concurrency 2] [--repeat 1]
 
 Two documents, each at every N (``assets(first: N)``; the servers run with
 ``max_page_size`` raised to the largest N):
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import statistics
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -160,6 +161,52 @@ def print_results(results: list[Result], sizes: list[int], out: Any = sys.stdout
                 )
 
 
+def medians(rounds: list[list[Result]]) -> list[Result]:
+    """Per (query, path, N): the median of every figure over the rounds."""
+    out: list[Result] = []
+    for i, first in enumerate(rounds[0]):
+        rows = [r[i].row for r in rounds]
+        seconds = statistics.median(r.seconds for r in rows)
+        out.append(
+            Result(
+                first.path,
+                Row(
+                    n=first.row.n,
+                    requests=round(statistics.median(r.rps for r in rows) * seconds),
+                    seconds=seconds,
+                    p50_ms=statistics.median(r.p50_ms for r in rows),
+                    p99_ms=statistics.median(r.p99_ms for r in rows),
+                    cpu_ms=statistics.median(r.cpu_ms for r in rows),
+                    statements=max(r.statements for r in rows),
+                    errors=sum(r.errors for r in rows),
+                    first_error=next((r.first_error for r in rows if r.first_error), ""),
+                ),
+                first.query,
+            )
+        )
+    return out
+
+
+def print_round_ratios(rounds: list[list[Result]], sizes: list[int], out: Any = sys.stdout) -> None:
+    """Compiled vs reference (server CPU per request) in each round: how much it moves."""
+    print("\ncompiled vs reference, server CPU per request, round by round:", file=out)
+    for query in dict.fromkeys(r.query for r in rounds[0]):
+        for n in sizes:
+            ratios = []
+            for results in rounds:
+                by = {(r.query, r.path, r.row.n): r for r in results}
+                ref, comp = by.get((query, "reference", n)), by.get((query, "compiled", n))
+                if ref and comp and comp.row.cpu_ms:
+                    ratios.append(ref.row.cpu_ms / comp.row.cpu_ms)
+            if ratios:
+                print(
+                    f"  {query:<10} N={n:<5} "
+                    + " ".join(f"{x:5.1f}x" for x in ratios)
+                    + f"   median {statistics.median(ratios):.1f}x",
+                    file=out,
+                )
+
+
 async def run(args: argparse.Namespace) -> list[Result]:
     url = normalise_url(args.url)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -177,24 +224,33 @@ async def run(args: argparse.Namespace) -> list[Result]:
         ceiling_data = Path(tmp) / "dashboard.json"
         async with _server(url, "compiled", ceiling_data, need) as (base, _pid):
             await _capture(base, queries, sizes, ceiling_data)
-        for path in paths:
-            async with _server(url, path, ceiling_data, need) as (base, pid):
-                for name in queries:
-                    for n in sizes:
-                        print(
-                            f"  {path} {name} N={n}: {args.duration:.0f} s",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                        row = await load(
-                            base, pid, n, args.duration, args.concurrency, QUERIES[name]
-                        )
-                        results.append(Result(path, row, name))
+        rounds: list[list[Result]] = []
+        for round_no in range(1, args.repeat + 1):
+            this_round: list[Result] = []
+            for path in paths:  # each round runs every path again, in turn
+                async with _server(url, path, ceiling_data, need) as (base, pid):
+                    for name in queries:
+                        for n in sizes:
+                            print(
+                                f"  round {round_no}/{args.repeat}: {path} {name} N={n}: "
+                                f"{args.duration:.0f} s",
+                                file=sys.stderr,
+                                flush=True,
+                            )
+                            row = await load(
+                                base, pid, n, args.duration, args.concurrency, QUERIES[name]
+                            )
+                            this_round.append(Result(path, row, name))
+            rounds.append(this_round)
+    results = rounds[0] if len(rounds) == 1 else medians(rounds)
     print(
         f"\none uvicorn worker per path, in-memory data, "
         f"{args.concurrency} keep-alive clients, {args.duration:.0f} s per point"
+        + (f"; median of {len(rounds)} rounds (paths alternate)" if len(rounds) > 1 else "")
     )
     print_results(results, sizes)
+    if len(rounds) > 1:
+        print_round_ratios(rounds, sizes)
     for r in results:
         if r.row.first_error:
             print(f"{r.query} {r.path} N={r.row.n}: first error: {r.row.first_error}")
@@ -223,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--paths", default=",".join(PATHS), help="which paths to run")
     ap.add_argument("--duration", type=float, default=6.0, help="seconds of load per point")
     ap.add_argument("--concurrency", type=int, default=2, help="concurrent keep-alive clients")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds: every path runs again in each round; the table shows medians and "
+        "the compiled/reference ratio is printed per round (it moves between runs)",
+    )
     ap.add_argument("--quick", action="store_true", help="2 s per point, sizes 10,100")
     return ap
 
