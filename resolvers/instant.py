@@ -16,8 +16,10 @@ moment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
@@ -39,6 +41,27 @@ class Instant:
 
     def minus(self, seconds: int) -> datetime:
         return self.at - timedelta(seconds=seconds)
+
+
+T = TypeVar("T")
+
+
+def per_instant(make: Callable[[Instant], T]) -> Callable[[Instant], T]:
+    """``make`` computed once per instant object, for a batch over many assets.
+
+    A list's assets share their instant: a batch resolver derives windows and
+    look-backs once, not per asset. Keyed by identity (an ``Instant`` hashes through
+    a Python-level ``__hash__``); the memo keeps each instant, so an id is not reused.
+    """
+    memo: dict[int, tuple[Instant, T]] = {}
+
+    def get(instant: Instant) -> T:
+        hit = memo.get(id(instant))
+        if hit is None:
+            hit = memo[id(instant)] = (instant, make(instant))
+        return hit[1]
+
+    return get
 
 
 def require_aware(name: str, value: datetime) -> datetime:

@@ -13,7 +13,7 @@ from resolvers.config import GraphConfig
 from resolvers.consensus import Consensus, SourcePrice, age_at, agree, reaged
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
-from resolvers.instant import Instant
+from resolvers.instant import Instant, per_instant
 from resolvers.quotes import USD, UsdRate, market_quote, rate_currencies, source_prices
 from storage.records import QuoteRecord
 
@@ -48,14 +48,10 @@ async def latest_quotes_many(
     ctx: Context, assets: Sequence[tuple[int, Instant]]
 ) -> list[list[QuoteRecord] | Exception]:
     """:func:`latest_quotes` for many (asset id, instant) pairs: one load for all."""
-    keys = []
-    windows: dict[int, QuoteWindow] = {}  # by instant (a list's assets share theirs)
-    for asset_id, instant in assets:
-        window = windows.get(id(instant))
-        if window is None:
-            window = windows[id(instant)] = quote_window(ctx, instant)
-        keys.append(QuoteKey(asset_id, window))
-    return await ctx.loaders.quotes_by_asset.load_all(keys)
+    window = per_instant(lambda instant: quote_window(ctx, instant))
+    return await ctx.loaders.quotes_by_asset.load_all(
+        [QuoteKey(asset_id, window(instant)) for asset_id, instant in assets]
+    )
 
 
 def _agree(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from loaders.signals import SignalKey
 from resolvers.context import Context
-from resolvers.instant import Instant
+from resolvers.instant import Instant, per_instant
 from storage.records import SignalRecord
 
 GRADE_KIND = "trader_grade"
@@ -26,14 +25,10 @@ async def latest_signals_many(
 ) -> list[list[SignalRecord] | Exception]:
     """:func:`latest_signals` for many (asset id, instant) pairs: one load for all."""
     max_age = ctx.graph.signal_max_age_seconds
-    keys = []
-    since: dict[int, datetime] = {}  # by instant (a list's assets share theirs)
-    for asset_id, instant in assets:
-        start = since.get(id(instant))
-        if start is None:
-            start = since[id(instant)] = instant.minus(max_age)
-        keys.append(SignalKey(asset_id, instant.at, start))
-    return await ctx.loaders.signals_by_asset.load_all(keys)
+    since = per_instant(lambda instant: instant.minus(max_age))
+    return await ctx.loaders.signals_by_asset.load_all(
+        [SignalKey(asset_id, instant.at, since(instant)) for asset_id, instant in assets]
+    )
 
 
 def of_kinds(found: list[SignalRecord], kinds: Sequence[str] | None) -> list[SignalRecord]:

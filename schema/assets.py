@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -17,7 +17,7 @@ from resolvers import onchain as onchain_resolvers
 from resolvers import prices as price_resolvers
 from resolvers import signals as signal_resolvers
 from resolvers.ids import to_global_id
-from resolvers.instant import Instant
+from resolvers.instant import Instant, per_instant
 from schema.candles import Candle
 from schema.compiled.batch import batched
 from schema.connections import PageInfo
@@ -27,9 +27,6 @@ from schema.onchain import AssetOnchain, Contract
 from schema.prices import Market, Price
 from schema.signals import Grade, Signal
 from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
-
-if TYPE_CHECKING:
-    from loaders.candles import CandleWindow
 
 # Batch forms of Asset's per-asset resolvers (schema.compiled.batch): on a list of
 # assets the compiled executor calls these once per level instead of once per asset.
@@ -93,14 +90,14 @@ async def _candles(
     last: int | None = None,
     quote: str = "USD",
 ) -> list[list[Candle] | Exception]:
-    windows: dict[Instant, CandleWindow | None] = {}
-    for a in assets:  # one window per instant (a bad argument raises for all of them)
-        if a.instant not in windows:
-            windows[a.instant] = candle_resolvers.candle_window(
-                a.instant, interval=interval, quote=quote, from_=from_, to=to, last=last
-            )
+    # One window per instant; a bad argument raises here, for every asset.
+    window = per_instant(
+        lambda instant: candle_resolvers.candle_window(
+            instant, interval=interval, quote=quote, from_=from_, to=to, last=last
+        )
+    )
     found = await candle_resolvers.candles_many(
-        info.context, [(a.record.id, windows[a.instant]) for a in assets]
+        info.context, [(a.record.id, window(a.instant)) for a in assets]
     )
     return [
         rows if isinstance(rows, Exception) else [Candle.of(b, interval) for b in rows]
