@@ -305,9 +305,9 @@ class Run:
             try:
                 result[key] = fast(value)
                 return
-            except Exception:  # noqa: S110 - complete_value reports it exactly
+            except Exception:  # noqa: S110 - the generic path reports it exactly
                 pass
-        self.complete_value(c, value, result, key, node, fp, (*node.path, key), ())
+        self.complete_generic(c, value, result, key, node, fp, (*node.path, key), ())
 
     def complete_value(
         self,
@@ -321,16 +321,30 @@ class Run:
         outer: Chain,
     ) -> None:
         """Complete ``value`` of completer ``c`` into ``container[key]`` (not None)."""
+        fast = c.fast
+        if fast is not None:
+            try:
+                container[key] = fast(value)
+                return
+            except Exception:  # noqa: S110 - the generic path reports it exactly
+                pass
+        self.complete_generic(c, value, container, key, node, fp, path, outer)
+
+    def complete_generic(
+        self,
+        c: Completer,
+        value: Any,
+        container: Any,
+        key: str | int,
+        node: Node,
+        fp: FieldPlan,
+        path: Position,
+        outer: Chain,
+    ) -> None:
+        """:meth:`complete_value` without generated code: errors, paths and nulls exactly."""
         kind = c.kind
         if kind == OBJECT:
             assert c.plan is not None
-            fast = c.plan.fast
-            if fast is not None:
-                try:
-                    container[key] = fast(value)
-                    return
-                except Exception:  # noqa: S110 - the generic path below reports it exactly
-                    pass
             res: dict[str, Any] = dict.fromkeys(c.plan.keys)
             container[key] = res
             self.next_level.append(
@@ -338,13 +352,6 @@ class Run:
             )
             return
         if kind == LIST:
-            fast_list = c.fast
-            if fast_list is not None:
-                try:
-                    container[key] = fast_list(value)
-                    return
-                except Exception:  # noqa: S110 - the generic path below reports it exactly
-                    pass
             tv = type(value)
             if (
                 tv is not list
