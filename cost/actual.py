@@ -25,6 +25,9 @@ from cost.arguments import argument_cost, is_included
 from cost.model import CostModel, FieldCost
 from cost.plan import SelectionPlan, Shape
 
+# How a priced field's value is walked (``_Entry.mode``, decided on first use).
+_UNDECIDED, _COUNTED, _OBJECT, _ABSTRACT = 0, 1, 2, 3
+
 
 @dataclass(slots=True)
 class _Entry:
@@ -33,6 +36,11 @@ class _Entry:
     children: list[SelectionPlan] = field(default_factory=list)
     #: the children's collected fields per concrete type (filled on first use)
     collected: dict[str, _Collected] = field(default_factory=dict)
+    #: _COUNTED: a leaf, or objects whose selection holds nothing priced (the weight
+    #: per non-null item); _OBJECT: a concrete type's objects, walked (``child``);
+    #: _ABSTRACT: an interface or union, priced per concrete type
+    mode: int = _UNDECIDED
+    child: _Collected | None = None
 
 
 @dataclass(slots=True)
@@ -41,6 +49,8 @@ class _Collected:
     priced: dict[str, _Entry]
     #: every response key the selection produces for this type
     keys: frozenset[str]
+    #: ``priced.items()`` as a tuple, for the walk
+    pairs: tuple[tuple[str, _Entry], ...] = ()
 
 
 _MISSING = object()
@@ -123,34 +133,49 @@ class ActualCounter:
 
         for plan in plans:
             visit(plan)
-        return _Collected(priced=priced, keys=frozenset(keys))
+        return _Collected(priced=priced, keys=frozenset(keys), pairs=tuple(priced.items()))
 
     # -- values --------------------------------------------------------------
 
     def object_cost(self, collected: _Collected, obj: dict[str, Any]) -> float:
         total = 0.0
-        for key, entry in collected.priced.items():
-            value = obj.get(key, _MISSING)
-            if value is not _MISSING:
-                total += entry.arg_cost + self.value_cost(entry, value)
+        get = obj.get
+        for key, entry in collected.pairs:
+            value = get(key, _MISSING)
+            if value is _MISSING:
+                continue
+            total += entry.arg_cost
+            if value is not None:
+                total += self.value_cost(entry, value)
         return total
 
-    def value_cost(self, entry: _Entry, value: Any) -> float:
-        if value is None:
-            return 0.0
+    def _decide(self, entry: _Entry) -> int:
         fc = entry.fc
+        if fc.is_abstract:
+            entry.mode = _ABSTRACT
+        elif fc.is_leaf:
+            entry.mode = _COUNTED
+        else:
+            entry.child = self.collect_for(entry, fc.returns)
+            entry.mode = _OBJECT if entry.child.priced else _COUNTED
+        return entry.mode
+
+    def value_cost(self, entry: _Entry, value: Any) -> float:
+        """The cost of ``value`` (not None) of the priced field ``entry``."""
+        mode = entry.mode or self._decide(entry)
         if isinstance(value, list):
-            if fc.is_leaf:
-                return fc.weight * _count(value)
-            if not fc.is_abstract and not self.collect_for(entry, fc.returns).priced:
-                return fc.weight * _count(value)
-            return sum(self.value_cost(entry, item) for item in value)
-        if fc.is_leaf:
-            return fc.weight
-        if not isinstance(value, dict):
-            return fc.weight
-        if not fc.is_abstract:
-            return fc.weight + self.object_cost(self.collect_for(entry, fc.returns), value)
+            if mode == _COUNTED:
+                return entry.fc.weight * _count(value)
+            total = 0.0
+            for item in value:
+                if item is not None:
+                    total += self.value_cost(entry, item)
+            return total
+        if mode == _COUNTED or not isinstance(value, dict):
+            return entry.fc.weight
+        if mode == _OBJECT:
+            assert entry.child is not None
+            return entry.fc.weight + self.object_cost(entry.child, value)
         return self._abstract_cost(entry, value)
 
     def _abstract_cost(self, entry: _Entry, obj: dict[str, Any]) -> float:
