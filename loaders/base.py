@@ -84,33 +84,51 @@ class SessionLoader(DataLoader[K, V]):
         # Without the loader's cache, a call still loads each distinct key once.
         cache: MutableMapping[Any, asyncio.Future[V]] = self._cache if self.cache else {}
         get_key = None if self._identity_keys else self.get_cache_key
-        futures: list[asyncio.Future[V]] = []
+        # per key: the index of its outcome in this call's batch, or a shared future
+        slots: list[int | asyncio.Future[V]] = []
         fresh: list[tuple[K, asyncio.Future[V]]] = []
         loop = asyncio.get_running_loop()
         for key in keys:
             cache_key = key if get_key is None else get_key(key)
             cached = cache.get(cache_key)
             if cached is None:
-                cached = cache[cache_key] = loop.create_future()
-                fresh.append((key, cached))
-            futures.append(cached)
+                cache[cache_key] = future = loop.create_future()
+                slots.append(len(fresh))
+                fresh.append((key, future))
+            else:
+                slots.append(cached)
+        outcomes: list[V | Exception | None] = []
         if fresh:
             tasks = self.inflight.tasks
             task = loop.create_task(self._fill(fresh))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        out: list[V | Exception] = []
-        for future in futures:
-            if not future.done():
-                await asyncio.wait((future,))  # its outcome is read below
-            if future.cancelled():
+            await asyncio.wait((task,))  # not cancelled with this caller: others share it
+            outcomes, cancelled = task.result()  # a cancelled batch raises CancelledError
+            if cancelled:  # a key's future was cancelled, as awaiting it would raise
                 raise asyncio.CancelledError
-            failure = future.exception()
-            out.append(future.result() if failure is None else failure)  # type: ignore[arg-type]
+        out: list[V | Exception] = []
+        for slot in slots:
+            if type(slot) is int:
+                out.append(outcomes[slot])  # type: ignore[arg-type] # None only if cancelled
+                continue
+            assert not isinstance(slot, int)
+            if not slot.done():
+                await asyncio.wait((slot,))  # its outcome is read below
+            if slot.cancelled():
+                raise asyncio.CancelledError
+            failure = slot.exception()
+            out.append(slot.result() if failure is None else failure)  # type: ignore[arg-type]
         return out
 
-    async def _fill(self, pending: list[tuple[K, asyncio.Future[V]]]) -> None:
-        """Run the batch function over ``pending`` keys and settle their futures."""
+    async def _fill(
+        self, pending: list[tuple[K, asyncio.Future[V]]]
+    ) -> tuple[list[V | Exception | None], bool]:
+        """Run the batch function over ``pending`` keys and settle their futures; return
+        their outcomes in order (a value, or the exception the future holds) and whether
+        any of them had been cancelled (its outcome is then None)."""
+        outcomes: list[V | Exception | None] = []
+        cancelled = False
         size = self.max_batch_size or len(pending)
         for start in range(0, len(pending), size):
             part = pending[start : start + size]
@@ -125,23 +143,37 @@ class SessionLoader(DataLoader[K, V]):
                 for _key, future in part:
                     if not future.done():
                         future.set_exception(exc)
+                    cancelled |= future.cancelled()
+                    outcomes.append(_outcome(future))
                 continue
             except BaseException:
                 for _key, future in pending[start:]:
                     future.cancel()
                 raise
             for (_key, future), value in zip(part, values, strict=True):
-                if future.done():
-                    continue
-                if isinstance(value, Exception):
+                if future.done():  # settled elsewhere (cancelled): report what it holds
+                    cancelled |= future.cancelled()
+                    outcomes.append(_outcome(future))
+                elif isinstance(value, Exception):
                     future.set_exception(value)
+                    outcomes.append(value)
                 else:
                     future.set_result(value)
+                    outcomes.append(value)
+        return outcomes, cancelled
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "batch_load_fn" in cls.__dict__:
             cls.batch_load_fn = _observed(cls.__dict__["batch_load_fn"], cls.__name__)  # type: ignore[misc]
+
+
+def _outcome(future: asyncio.Future[Any]) -> Any:
+    """A settled future's value or exception (None for a cancelled one)."""
+    if future.cancelled():
+        return None
+    failure = future.exception()
+    return future.result() if failure is None else failure
 
 
 #: Called with (loader class name, batch size) for every batch. The server's

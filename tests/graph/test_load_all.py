@@ -62,3 +62,20 @@ async def test_failures_are_returned_in_place():
     assert all(isinstance(x, RuntimeError) for x in failed)
     with pytest.raises(ValueError, match="odd 7"):  # a failed key stays failed, as with load()
         await loader.load(7)
+
+
+async def test_a_key_cancelled_mid_batch_fails_its_call_but_settles_the_rest():
+    """A cached future cancelled while its batch runs (a caller of load() gave up):
+    the load_all that started the batch raises CancelledError, as awaiting that future
+    would, and every other key of the batch is still settled for whoever shares it."""
+    loader = Squares()
+    call = asyncio.ensure_future(loader.load_all([1, 2, 3]))
+    await asyncio.sleep(0)  # the call has put its futures in the cache and started the batch
+    sharer = asyncio.ensure_future(loader.load_all([3]))
+    await asyncio.sleep(0)
+    loader._cache[2].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await asyncio.wait_for(sharer, 1) == [9]
+    assert await loader.load(1) == 1
+    assert loader.batches == [[1, 2, 3]]
