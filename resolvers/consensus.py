@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -147,6 +147,19 @@ def age_at(at: datetime, observed_at: datetime) -> int:
     """
     age = int((at - observed_at).total_seconds())
     return age if age > 0 else 0
+
+
+def stale_cutoff(at: datetime, stale_after: int) -> datetime | None:
+    """The newest observation time that is stale at ``at`` under ``stale_after``:
+    ``age_at(at, t) > stale_after`` exactly when ``t <= stale_cutoff(at, stale_after)``
+    (None: every observation is stale, a negative threshold).
+
+    Whole-second ages: an age exceeds ``s`` once ``s + 1`` full seconds have passed.
+    One subtraction per (instant, source) instead of an age per quote.
+    """
+    if stale_after < 0:
+        return None
+    return at - timedelta(seconds=stale_after + 1)
 
 
 def reaged(c: Consensus, at: datetime) -> Consensus:

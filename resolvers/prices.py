@@ -10,7 +10,7 @@ from typing import Any
 
 from loaders.quotes import CanonicalQuoteKey, QuoteKey, QuoteWindow
 from resolvers.config import GraphConfig
-from resolvers.consensus import Consensus, SourcePrice, age_at, agree, reaged
+from resolvers.consensus import Consensus, SourcePrice, agree, reaged, stale_cutoff
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.instant import Instant, per_instant
@@ -127,7 +127,7 @@ async def consensus_of(
     if not quotes:
         return None
     cfg = ctx.graph
-    memo = _memo_for(cfg)
+    memo, cutoffs = _memo_for(cfg)
     at = instant.at
     # What a consensus reads of each quote (market figures are not part of it).
     key = (quote, tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]))
@@ -141,8 +141,7 @@ async def consensus_of(
     rates: tuple[UsdRate | None, ...] = ()
     for c in prepared.currencies:
         rates += (await shared_usd_rate(ctx, c, instant),)
-    stale_after = cfg.stale_after
-    flags = tuple([age_at(at, q.observed_at) > stale_after(q.source) for q in quotes])
+    flags = tuple([_is_stale(cutoffs, cfg, at, q) for q in quotes])
     found = prepared.agreed.get((rates, flags))
     if found is not None:
         computed_at, consensus = found
@@ -185,19 +184,36 @@ class _Prepared:
 
 _MEMO_MAX = 16384  # quote sets kept (an asset has one per quote currency per data version)
 _AGREED_MAX = 8  # consensuses kept per quote set (rates and stale flags change rarely)
-_MEMOS: dict[int, tuple[GraphConfig, dict[Any, _Prepared]]] = {}
+_CUTOFFS_MAX = 1024  # (instant, source) stale cutoffs kept
+_Cutoffs = dict[tuple[datetime, str], datetime | None]
+_MEMOS: dict[int, tuple[GraphConfig, dict[Any, _Prepared], _Cutoffs]] = {}
 
 
-def _memo_for(cfg: GraphConfig) -> dict[Any, _Prepared]:
-    """The memo of one graph configuration (thresholds and conversions are part of it)."""
+def _memo_for(cfg: GraphConfig) -> tuple[dict[Any, _Prepared], _Cutoffs]:
+    """The memos of one graph configuration (thresholds and conversions are part of
+    them): prepared quote sets, and stale cutoffs per (instant, source)."""
     hit = _MEMOS.get(id(cfg))
     if hit is not None and hit[0] is cfg:
-        return hit[1]
+        return hit[1], hit[2]
     if len(_MEMOS) > 16:  # test suites build many configurations
         _MEMOS.clear()
     memo: dict[Any, _Prepared] = {}
-    _MEMOS[id(cfg)] = (cfg, memo)
-    return memo
+    cutoffs: _Cutoffs = {}
+    _MEMOS[id(cfg)] = (cfg, memo, cutoffs)
+    return memo, cutoffs
+
+
+def _is_stale(cutoffs: _Cutoffs, cfg: GraphConfig, at: datetime, q: QuoteRecord) -> bool:
+    """``age_at(at, q.observed_at) > cfg.stale_after(q.source)``, by the source's cutoff
+    at ``at`` (computed once per instant and source; ``resolvers.consensus.stale_cutoff``)."""
+    key = (at, q.source)
+    try:
+        cutoff = cutoffs[key]
+    except KeyError:
+        if len(cutoffs) >= _CUTOFFS_MAX:
+            cutoffs.clear()
+        cutoff = cutoffs[key] = stale_cutoff(at, cfg.stale_after(q.source))
+    return cutoff is None or q.observed_at <= cutoff
 
 
 async def market(ctx: Context, asset_id: int, instant: Instant, quote: str) -> QuoteRecord | None:

@@ -16,6 +16,7 @@ from resolvers.consensus import (
     median,
     outliers,
     reaged,
+    stale_cutoff,
 )
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -168,3 +169,23 @@ def test_a_consensus_read_at_another_instant_with_the_same_stale_flags_only_ages
     )
     assert first is not None and fresh is not None
     assert reaged(first, later) == fresh
+
+
+@given(
+    at_us=st.integers(min_value=0, max_value=10**15),
+    back_us=st.integers(min_value=-(10**9), max_value=10**13),
+    stale_after=st.integers(min_value=-5, max_value=10**7),
+)
+@settings(max_examples=500, deadline=None)
+def test_stale_cutoff_agrees_with_whole_second_ages(at_us, back_us, stale_after):
+    """The cutoff the consensus memo compares against is the age rule, exactly —
+    including observations a microsecond either side of a whole-second boundary."""
+    at = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)
+    for observed in (
+        at - timedelta(microseconds=back_us),
+        at - timedelta(seconds=stale_after + 1),
+        at - timedelta(seconds=stale_after + 1) + timedelta(microseconds=1),
+    ):
+        cutoff = stale_cutoff(at, stale_after)
+        by_cutoff = cutoff is None or observed <= cutoff
+        assert by_cutoff == (age_at(at, observed) > stale_after)
