@@ -16,8 +16,21 @@ from resolvers.errors import BadUserInput
 NODE_TYPES = ("Asset", "Chain", "Block")
 
 
+_GLOBAL_IDS: dict[tuple[str, str], str] = {}
+_GLOBAL_IDS_MAX = 65_536
+
+
 def to_global_id(type_name: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+    """The global id of ``key`` of ``type_name`` (memoised: a list of a thousand assets
+    would otherwise encode a thousand ids per request; bounded, cleared when full)."""
+    memo_key = (type_name, key)
+    found = _GLOBAL_IDS.get(memo_key)
+    if found is None:
+        if len(_GLOBAL_IDS) >= _GLOBAL_IDS_MAX:
+            _GLOBAL_IDS.clear()
+        encoded = base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+        found = _GLOBAL_IDS[memo_key] = encoded
+    return found
 
 
 def from_global_id(global_id: str) -> tuple[str, str]:

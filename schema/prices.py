@@ -161,8 +161,12 @@ class Price:
             stale=c.stale,
             source_count=c.source_count,
             spread=c.spread,
-            method=ConsensusMethod(c.method),
+            method=_METHODS.get(c.method) or ConsensusMethod(c.method),
         )
+
+
+#: consensus method name -> enum member (calling the enum class costs a Python-level lookup)
+_METHODS: dict[str, ConsensusMethod] = {str(m.value): m for m in ConsensusMethod}
 
 
 @strawberry.type(

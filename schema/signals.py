@@ -23,10 +23,12 @@ class SignalDirection(Enum):
 
 
 _DIRECTIONS: dict[str, SignalDirection] = {str(d.value): d for d in SignalDirection}
+_NEUTRAL = SignalDirection.NEUTRAL  # an enum member read through the class costs a lookup
 
 
 def _direction(raw: str) -> SignalDirection:
-    return _DIRECTIONS.get(raw.lower(), SignalDirection.NEUTRAL)
+    found = _DIRECTIONS.get(raw)  # stored values are lower case: no new string
+    return found if found is not None else _DIRECTIONS.get(raw.lower(), _NEUTRAL)
 
 
 @strawberry.type(description="The latest value of one signal kind from one source.")

@@ -58,8 +58,10 @@ def is_awaitable_type(t: type) -> bool:
     return known
 
 
-#: result types of synchronous resolvers that are certainly not awaitable
-_PLAIN = frozenset({str, int, float, bool, type(None), list, tuple, dict, Decimal, datetime})
+#: result types of synchronous resolvers that are certainly not awaitable; types seen
+#: to be plain at run time (enums, our own objects) join it, up to a bound
+_PLAIN: set[type] = {str, int, float, bool, type(None), list, tuple, dict, Decimal, datetime}
+_PLAIN_MAX = 512
 
 
 def _slow() -> Any:
@@ -67,14 +69,17 @@ def _slow() -> Any:
 
 
 def _not_awaitable(value: Any) -> Any:
-    if is_awaitable_type(type(value)):
-        # Never awaited here: close coroutines so they do not warn; the generic
-        # path calls the resolver again and awaits its result.
-        close = getattr(value, "close", None)
-        if close is not None:
-            close()
-        raise Slow
-    return value
+    t = type(value)
+    if not is_awaitable_type(t):
+        if len(_PLAIN) < _PLAIN_MAX:
+            _PLAIN.add(t)
+        return value
+    # Never awaited here: close coroutines so they do not warn; the generic
+    # path calls the resolver again and awaits its result.
+    close = getattr(value, "close", None)
+    if close is not None:
+        close()
+    raise Slow
 
 
 class _Gen:
@@ -103,6 +108,8 @@ class _Gen:
         if c.serialize is None:
             return None
         s = self.name("s", c.serialize)
+        if c.memo is not None:
+            return f"({self.name('m', c.memo)}.get(id({var})) or {s}({var}))"
         check = leaf_check(c, var)
         return f"{s}({var})" if check is None else f"({var} if {check} else {s}({var}))"
 

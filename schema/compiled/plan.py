@@ -78,6 +78,9 @@ class Completer:
     item: Completer | None = None
     #: generated completion of a whole object or list value (schema.compiled.fast), when pure
     fast: Callable[[Any], Any] | None = None
+    #: an enum's serialisations by ``id`` of the value (:func:`_memo_serialize`), read
+    #: inline by generated code before it calls ``serialize``
+    memo: dict[int, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -293,8 +296,14 @@ class PlanBuilder:
             lc.fast = compile_list(lc)
             return lc
         if isinstance(t, GraphQLEnumType):
+            serialize_enum, memo = _memo_serialize(t)
             return Completer(
-                LEAF, nullable, serialize=_memo_serialize(t), leaf_kind=LEAF_OTHER, type_name=t.name
+                LEAF,
+                nullable,
+                serialize=serialize_enum,
+                leaf_kind=LEAF_OTHER,
+                type_name=t.name,
+                memo=memo,
             )
         if isinstance(t, GraphQLScalarType):
             serialize: Callable[[Any], Any] = t.serialize
@@ -337,28 +346,35 @@ def _memo_isoformat(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return cached
 
 
-def _memo_serialize(t: GraphQLEnumType) -> Callable[[Any], Any]:
-    """Enum serialisation memoised per value object (an enum has few values).
+def _memo_serialize(t: GraphQLEnumType) -> tuple[Callable[[Any], Any], dict[int, Any]]:
+    """Enum serialisation memoised per value object (an enum has few values): the
+    serialiser and its memo, ``id(value)`` -> serialisation.
 
     Keyed by identity: Python ``Enum`` members hash through a Python-level
-    ``__hash__``, an ``id`` hashes in C. The memo keeps each value it saw, so an id
-    in it is never reused by another object; the identity check guards the rest.
-    Bounded: values that are not members (strings, numbers) could be many.
+    ``__hash__``, an ``id`` hashes in C. Every value whose id is in the memo is kept
+    alive beside it (``seen``), so an id in the memo always names the object it was
+    stored for; the two are cleared together. Bounded: values that are not members
+    (strings, numbers) could be many. Only non-empty serialisations are stored, so
+    generated code may read ``memo.get(id(v)) or serialize(v)``.
     """
-    memo: dict[int, tuple[Any, Any]] = {}
+    memo: dict[int, Any] = {}
+    seen: dict[int, Any] = {}
     serialize = t.serialize
 
     def cached(value: Any) -> Any:
         found = memo.get(id(value))
-        if found is not None and found[0] is value:
-            return found[1]
+        if found is not None:
+            return found
         result = serialize(value)
-        if len(memo) >= _ENUM_MEMO_SIZE:
-            memo.clear()
-        memo[id(value)] = (value, result)
+        if result:
+            if len(memo) >= _ENUM_MEMO_SIZE:
+                memo.clear()
+                seen.clear()
+            seen[id(value)] = value
+            memo[id(value)] = result
         return result
 
-    return cached
+    return cached, memo
 
 
 _ENUM_MEMO_SIZE = 256

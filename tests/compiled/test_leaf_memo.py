@@ -50,7 +50,7 @@ def test_memoised_enum_serialisation_matches_and_is_bounded():
         DOWN = "down"
 
     gql_enum = GraphQLEnumType("Side", {"UP": Side.UP, "DOWN": Side.DOWN})
-    serialize = _memo_serialize(gql_enum)
+    serialize, memo = _memo_serialize(gql_enum)
     for _ in range(2):  # computed, then from the memo
         assert serialize(Side.UP) == "UP" and serialize(Side.DOWN) == "DOWN"
     with pytest.raises(GraphQLError):
@@ -58,10 +58,15 @@ def test_memoised_enum_serialisation_matches_and_is_bounded():
     with pytest.raises(GraphQLError):  # a failure is not remembered as a value
         serialize("sideways")
     # many distinct objects with one valid value: each is remembered, the memo stays bounded
-    numbers = _memo_serialize(GraphQLEnumType("N", {"ONE": 1.0}))
+    assert memo == {id(Side.UP): "UP", id(Side.DOWN): "DOWN"}  # what generated code reads
+    numbers, number_memo = _memo_serialize(GraphQLEnumType("N", {"ONE": 1.0}))
     for i in range(1_000):
         assert numbers(float(f"1.{'0' * (i % 5)}")) == "ONE"
     cells = numbers.__closure__  # type: ignore[attr-defined]
-    memo = next(c.cell_contents for c in cells if isinstance(c.cell_contents, dict))
-    assert 0 < len(memo) <= 256
+    dicts = [c.cell_contents for c in cells if isinstance(c.cell_contents, dict)]
+    assert len(dicts) == 2  # the memo and the values it keeps alive, cleared together
+    assert all(0 < len(d) <= 256 for d in dicts) and len(dicts[0]) == len(dicts[1])
+    # every id in the memo names a live object that serialises to what is stored
+    kept = next(d for d in dicts if d is not number_memo)
+    assert all(id(kept[k]) == k and numbers(kept[k]) == v for k, v in number_memo.items())
     assert serialize(Side.UP) == "UP"
