@@ -111,12 +111,13 @@ async def consensus_prices(
     """:func:`consensus_price` for many (asset id, instant) pairs: one load for all."""
     quote = normalise_quote(quote)
     found = await latest_quotes_many(ctx, assets)
+    reader = _Reader(ctx, quote)
     out: list[Consensus | Exception | None] = []
     for (_asset_id, instant), quotes in zip(assets, found, strict=True):
         if isinstance(quotes, Exception):
             out.append(quotes)
         else:
-            out.append(await consensus_of(ctx, quotes, instant, quote))
+            out.append(await reader.read(quotes, instant))
     return out
 
 
@@ -124,38 +125,80 @@ async def consensus_of(
     ctx: Context, quotes: Sequence[QuoteRecord], instant: Instant, quote: str
 ) -> Consensus | None:
     """The consensus of an asset's latest ``quotes`` in ``quote`` (already normalised)."""
-    if not quotes:
-        return None
-    cfg = ctx.graph
-    memo, cutoffs = _memo_for(cfg)
-    at = instant.at
-    # What a consensus reads of each quote (market figures are not part of it).
-    key = (quote, tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]))
-    prepared = memo.get(key)
-    if prepared is None:
-        currencies = tuple(sorted(rate_currencies(quotes, quote, cfg.quote_currency_assets)))
-        prepared = _Prepared(currencies)
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        memo[key] = prepared
-    rates: tuple[UsdRate | None, ...] = ()
-    for c in prepared.currencies:
-        rates += (await shared_usd_rate(ctx, c, instant),)
-    flags = tuple([_is_stale(cutoffs, cfg, at, q) for q in quotes])
-    found = prepared.agreed.get((rates, flags))
-    if found is not None:
-        computed_at, consensus = found
-        if computed_at == at or consensus is None:
-            return consensus
-        return reaged(consensus, at)
-    entries = source_prices(
-        quotes, quote, dict(zip(prepared.currencies, rates, strict=True)), cfg.quote_currency_assets
-    )
-    consensus = _agree(ctx, entries, quote, instant)
-    if len(prepared.agreed) >= _AGREED_MAX:
-        prepared.agreed.clear()
-    prepared.agreed[(rates, flags)] = (at, consensus)
-    return consensus
+    return await _Reader(ctx, quote).read(quotes, instant)
+
+
+_NOT_YET = object()
+
+
+class _Reader:
+    """Consensuses in one quote currency for one request's resolver call: the memos,
+    cutoffs and USD rates looked up once for all the assets it reads."""
+
+    __slots__ = ("cfg", "ctx", "cutoffs", "memo", "quote", "rates")
+
+    def __init__(self, ctx: Context, quote: str) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.graph
+        self.memo, self.cutoffs = _memo_for(self.cfg)
+        self.quote = quote
+        #: (currency, id(instant)) -> (instant, rate): the instant is kept, so its id holds
+        self.rates: dict[tuple[str, int], tuple[Instant, UsdRate | None]] = {}
+
+    async def read(self, quotes: Sequence[QuoteRecord], instant: Instant) -> Consensus | None:
+        """The consensus of an asset's latest ``quotes`` at ``instant``."""
+        if not quotes:
+            return None
+        cfg = self.cfg
+        quote = self.quote
+        memo = self.memo
+        at = instant.at
+        # What a consensus reads of each quote (market figures are not part of it).
+        key = (quote, tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]))
+        prepared = memo.get(key)
+        if prepared is None:
+            currencies = tuple(sorted(rate_currencies(quotes, quote, cfg.quote_currency_assets)))
+            prepared = _Prepared(currencies)
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = prepared
+        rates: tuple[UsdRate | None, ...] = ()
+        for c in prepared.currencies:
+            hit = self.rates.get((c, id(instant)))
+            if hit is None:
+                hit = self.rates[(c, id(instant))] = (
+                    instant,
+                    await shared_usd_rate(self.ctx, c, instant),
+                )
+            rates += (hit[1],)
+        # Stale flags: each quote against its source's cutoff at this instant.
+        cutoffs = self.cutoffs
+        stale: list[bool] = []
+        for q in quotes:
+            cutoff = cutoffs.get((at, q.source), _NOT_YET)
+            if cutoff is _NOT_YET:
+                if len(cutoffs) >= _CUTOFFS_MAX:
+                    cutoffs.clear()
+                cutoff = cutoffs[(at, q.source)] = stale_cutoff(at, cfg.stale_after(q.source))
+            stale.append(cutoff is None or q.observed_at <= cutoff)  # type: ignore[operator]
+        flags = tuple(stale)
+        found = prepared.agreed.get((rates, flags))
+        if found is not None:
+            computed_at, consensus = found
+            if computed_at == at or consensus is None:
+                return consensus
+            return reaged(consensus, at)
+        entries = source_prices(
+            quotes,
+            quote,
+            dict(zip(prepared.currencies, rates, strict=True)),
+            cfg.quote_currency_assets,
+        )
+        consensus = _agree(self.ctx, entries, quote, instant)
+        if len(prepared.agreed) >= _AGREED_MAX:
+            prepared.agreed.clear()
+        prepared.agreed[(rates, flags)] = (at, consensus)
+        return consensus
 
 
 class _Prepared:
@@ -201,19 +244,6 @@ def _memo_for(cfg: GraphConfig) -> tuple[dict[Any, _Prepared], _Cutoffs]:
     cutoffs: _Cutoffs = {}
     _MEMOS[id(cfg)] = (cfg, memo, cutoffs)
     return memo, cutoffs
-
-
-def _is_stale(cutoffs: _Cutoffs, cfg: GraphConfig, at: datetime, q: QuoteRecord) -> bool:
-    """``age_at(at, q.observed_at) > cfg.stale_after(q.source)``, by the source's cutoff
-    at ``at`` (computed once per instant and source; ``resolvers.consensus.stale_cutoff``)."""
-    key = (at, q.source)
-    try:
-        cutoff = cutoffs[key]
-    except KeyError:
-        if len(cutoffs) >= _CUTOFFS_MAX:
-            cutoffs.clear()
-        cutoff = cutoffs[key] = stale_cutoff(at, cfg.stale_after(q.source))
-    return cutoff is None or q.observed_at <= cutoff
 
 
 async def market(ctx: Context, asset_id: int, instant: Instant, quote: str) -> QuoteRecord | None:
