@@ -19,7 +19,7 @@ from resolvers import signals as signal_resolvers
 from resolvers.ids import to_global_id
 from resolvers.instant import Instant, per_instant
 from schema.candles import Candle
-from schema.compiled.batch import batched
+from schema.compiled.batch import batched, reads
 from schema.connections import PageInfo
 from schema.info import Info
 from schema.node import Node
@@ -120,22 +120,27 @@ class Asset(Node):
         return strawberry.ID(to_global_id("Asset", self.record.canonical_id))
 
     @strawberry.field(description="Canonical id (CoinGecko id for coins, CAIP-19 for tokens).")
+    @reads("record.canonical_id")
     def canonical_id(self) -> str:
         return self.record.canonical_id
 
     @strawberry.field(description="Ticker symbol. Not unique: never use it as an identifier.")
+    @reads("record.symbol")
     def symbol(self) -> str:
         return self.record.symbol
 
     @strawberry.field(description="Human-readable name.")
+    @reads("record.name")
     def name(self) -> str:
         return self.record.name
 
     @strawberry.field(description="coin, token, stablecoin or fiat.")
+    @reads("record.kind")
     def kind(self) -> str:
         return self.record.kind
 
     @strawberry.field(description="Market-cap rank as published by the identity source.")
+    @reads("record.rank")
     def rank(self) -> int | None:
         return self.record.rank
 

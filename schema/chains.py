@@ -15,6 +15,7 @@ from resolvers import chains as chain_resolvers
 from resolvers.chains import MetricPoint
 from resolvers.ids import to_global_id
 from resolvers.instant import Instant
+from schema.compiled.batch import reads
 from schema.connections import PageInfo
 from schema.info import Info
 from schema.node import Node
@@ -71,46 +72,57 @@ class Block(Node):
         return strawberry.ID(to_global_id("Block", f"{self.record.chain_id}:{self.record.hash}"))
 
     @strawberry.field(description="Chain slug, e.g. ethereum.")
+    @reads("record.chain_id")
     def chain_id(self) -> str:
         return self.record.chain_id
 
     @strawberry.field(description="Block height.")
+    @reads("record.number")
     def number(self) -> int:
         return self.record.number
 
     @strawberry.field(description="Block hash (0x…).")
+    @reads("record.hash")
     def hash(self) -> str:
         return self.record.hash
 
     @strawberry.field(description="Parent block hash.")
+    @reads("record.parent_hash")
     def parent_hash(self) -> str:
         return self.record.parent_hash
 
     @strawberry.field(description="Block timestamp (UTC).")
+    @reads("record.timestamp")
     def timestamp(self) -> datetime:
         return self.record.timestamp
 
     @strawberry.field(description="Gas used.")
+    @reads("record.gas_used")
     def gas_used(self) -> Decimal:
         return self.record.gas_used
 
     @strawberry.field(description="Gas limit.")
+    @reads("record.gas_limit")
     def gas_limit(self) -> Decimal:
         return self.record.gas_limit
 
     @strawberry.field(description="Base fee per gas in wei (null before EIP-1559).")
+    @reads("record.base_fee_per_gas")
     def base_fee_per_gas(self) -> Decimal | None:
         return self.record.base_fee_per_gas
 
     @strawberry.field(description="Number of transactions.")
+    @reads("record.tx_count")
     def tx_count(self) -> int:
         return self.record.tx_count
 
     @strawberry.field(description="False once a reorg replaced this block.")
+    @reads("record.canonical")
     def canonical(self) -> bool:
         return self.record.canonical
 
     @strawberry.field(description="The source the block came from (an RPC endpoint name).")
+    @reads("record.source")
     def source(self) -> str:
         return self.record.source
 
@@ -152,18 +164,22 @@ class Chain(Node):
         return strawberry.ID(to_global_id("Chain", self.record.id))
 
     @strawberry.field(description="Chain slug, e.g. ethereum (what `chain(id:)` accepts).")
+    @reads("record.id")
     def slug(self) -> str:
         return self.record.id
 
     @strawberry.field(description="Human-readable name.")
+    @reads("record.name")
     def name(self) -> str:
         return self.record.name
 
     @strawberry.field(description="CAIP-2 id, e.g. eip155:1.")
+    @reads("record.caip2")
     def caip2(self) -> str:
         return self.record.caip2
 
     @strawberry.field(description="EVM chain id (null for non-EVM chains).")
+    @reads("record.evm_chain_id")
     def evm_chain_id(self) -> int | None:
         return self.record.evm_chain_id
 

@@ -14,6 +14,7 @@ from resolvers import onchain as onchain_resolvers
 from resolvers.instant import Instant
 from resolvers.onchain import ActivityWindow, token_units
 from schema.chains import Chain, ChainMetricPoint
+from schema.compiled.batch import reads
 from schema.info import Info
 from storage.records import AssetRecord, ContractRecord, TransferRecord
 
@@ -24,14 +25,17 @@ class Contract:
     instant: strawberry.Private[Instant]
 
     @strawberry.field(description="Chain slug, e.g. ethereum.")
+    @reads("record.chain_id")
     def chain_id(self) -> str:
         return self.record.chain_id
 
     @strawberry.field(description="Contract address (lower-case hex).")
+    @reads("record.address")
     def address(self) -> str:
         return self.record.address
 
     @strawberry.field(description="Token decimals: raw amounts ÷ 10^decimals = whole tokens.")
+    @reads("record.decimals")
     def decimals(self) -> int:
         return self.record.decimals
 
@@ -47,26 +51,32 @@ class Transfer:
     decimals: strawberry.Private[int]
 
     @strawberry.field(description="Chain slug.")
+    @reads("record.chain_id")
     def chain_id(self) -> str:
         return self.record.chain_id
 
     @strawberry.field(description="Transaction hash.")
+    @reads("record.tx_hash")
     def tx_hash(self) -> str:
         return self.record.tx_hash
 
     @strawberry.field(description="Block height.")
+    @reads("record.block_number")
     def block_number(self) -> int:
         return self.record.block_number
 
     @strawberry.field(description="Log index within the block.")
+    @reads("record.log_index")
     def log_index(self) -> int:
         return self.record.log_index
 
     @strawberry.field(name="from", description="Sender address.")
+    @reads("record.from_address")
     def from_(self) -> str:
         return self.record.from_address
 
     @strawberry.field(description="Recipient address.")
+    @reads("record.to_address")
     def to(self) -> str:
         return self.record.to_address
 
@@ -75,14 +85,17 @@ class Transfer:
         return token_units(self.record.value, self.decimals)
 
     @strawberry.field(description="Amount as the raw uint256 from the log.")
+    @reads("record.value")
     def raw_value(self) -> Decimal:
         return self.record.value
 
     @strawberry.field(description="Block timestamp (UTC).")
+    @reads("record.timestamp")
     def timestamp(self) -> datetime:
         return self.record.timestamp
 
     @strawberry.field(description="The source the log came from.")
+    @reads("record.source")
     def source(self) -> str:
         return self.record.source
 

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from cost.directives import list_size
 from resolvers.instant import Instant
 from resolvers.signals import grade_components
+from schema.compiled.batch import reads
 from storage.records import SignalRecord
 
 
@@ -39,10 +40,12 @@ class Signal:
     instant: strawberry.Private[Instant]
 
     @strawberry.field(description="Signal kind, e.g. rsi, macd, sma_cross.")
+    @reads("record.kind")
     def kind(self) -> str:
         return self.record.kind
 
     @strawberry.field(description="The signal's value.")
+    @reads("record.value")
     def value(self) -> Decimal:
         return self.record.value
 
@@ -51,10 +54,12 @@ class Signal:
         return _direction(self.record.direction)
 
     @strawberry.field(description="The interval it was computed on, e.g. 1h.")
+    @reads("record.horizon")
     def horizon(self) -> str:
         return self.record.horizon
 
     @strawberry.field(description="When it was computed (UTC).")
+    @reads("record.computed_at")
     def computed_at(self) -> datetime:
         return self.record.computed_at
 
@@ -63,6 +68,7 @@ class Signal:
         return self.instant.age_seconds(self.record.computed_at)
 
     @strawberry.field(description="Who computed it: cryptoql (our engine) or an upstream provider.")
+    @reads("record.source")
     def source(self) -> str:
         return self.record.source
 

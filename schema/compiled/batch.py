@@ -27,6 +27,13 @@ generated operations.
 The returned sequence has one item per source. An ``Exception`` item is that
 object's field error; an exception raised by the batch resolver is the field
 error of every object in the batch (as when each per-object call raises it).
+
+A resolver that only reads an attribute path of its object (a view over a
+stored record: ``return self.record.kind``) may say so with :func:`reads`; the
+compiled executor then reads the path directly instead of calling it, while
+graphql-core keeps calling the resolver. The declaration and the body must read
+the same thing; the executors-agree test (``tests/graph``) compares both on the
+real schema.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: the attribute a per-object resolver carries its batch resolver under
 BATCH_ATTR = "__cryptoql_batch__"
+#: the attribute a plain-read resolver carries its attribute path under
+READS_ATTR = "__cryptoql_reads__"
 
 
 def batched(many: Callable[..., Any]) -> Callable[[F], F]:
@@ -54,3 +63,22 @@ def batch_of(func: Any) -> Callable[..., Any] | None:
     """The batch resolver declared for a per-object resolver function, if any."""
     found = getattr(func, BATCH_ATTR, None)
     return found if callable(found) else None
+
+
+def reads(path: str) -> Callable[[F], F]:
+    """Declare the decorated resolver (``self`` only) a read of ``self.<path>``,
+    e.g. ``@reads("record.kind")`` on ``def kind(self) -> str: return self.record.kind``."""
+    if not path or not all(part.isidentifier() for part in path.split(".")):
+        raise ValueError(f"not an attribute path: {path!r}")
+
+    def mark(func: F) -> F:
+        setattr(func, READS_ATTR, path)
+        return func
+
+    return mark
+
+
+def reads_of(func: Any) -> str | None:
+    """The attribute path a resolver function is declared to read, if any."""
+    found = getattr(func, READS_ATTR, None)
+    return found if isinstance(found, str) else None

@@ -177,7 +177,7 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
             entries.append(f"{fp.key!r}: {plan.type_name!r}")
             continue
         if fp.kind == ATTR:
-            if not fp.attr.isidentifier():
+            if not _is_path(fp.attr):
                 return None
             body.append(f"v = src.{fp.attr}")
         elif fp.kind == RESOLVER and not fp.is_async:
@@ -204,6 +204,11 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
         "\n".join(lines), f"<plan {plan.type_name}>", "complete"
     )
     return fn
+
+
+def _is_path(attr: str) -> bool:
+    """Whether ``attr`` can be emitted as ``src.<attr>`` (identifiers joined by dots)."""
+    return bool(attr) and all(part.isidentifier() for part in attr.split("."))
 
 
 def as_coroutine(aw: Awaitable[Any]) -> Any:
@@ -251,6 +256,8 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
         "    src = node.source",
         "    result = node.result",
     ]
+    if any(fp.kind == RESOLVER and fp.batch is not None for fp in plan.fields):
+        lines.append("    batches = run.batches")
     for fp in plan.fields:
         key = repr(fp.key)
         if fp.kind == TYPENAME:
@@ -258,10 +265,15 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             continue
         f = gen.name("fp", fp)
         if fp.kind == RESOLVER and fp.batch is not None:
-            lines.append(f"    run.defer({f}, node)")
+            # Run.defer, inline: the node joins this level's batch of the field
+            lines += [
+                f"    b = batches.get({id(fp)})",
+                f"    if b is None: batches[{id(fp)}] = ({f}, [node])",
+                "    else: b[1].append(node)",
+            ]
             continue
         if fp.kind == ATTR:
-            if not fp.attr.isidentifier():
+            if not _is_path(fp.attr):
                 return None
             get = f"src.{fp.attr}"
         elif fp.kind == RESOLVER:

@@ -49,7 +49,7 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.batch import batch_of
+from schema.compiled.batch import batch_of, reads_of
 from schema.compiled.fast import compile_list, compile_object, compile_resolve
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -94,6 +94,8 @@ class FieldPlan:
     graphql_field: GraphQLField | None = None
     strawberry_field: StrawberryField | None = None
     attr: str = ""
+    #: ATTR: reads ``attr`` (a dotted path for a resolver declared with ``reads``)
+    read: Callable[[Any], Any] | None = None
     func: Callable[..., Any] | None = None
     pass_self: bool = False
     info_name: str | None = None
@@ -129,7 +131,7 @@ class OperationPlan:
 
 def _leaf_kind(t: GraphQLScalarType | GraphQLEnumType) -> int:
     if t is GraphQLString or t is GraphQLID:
-        return LEAF_STR if t is GraphQLString else LEAF_OTHER
+        return LEAF_STR  # ID serialises a str as itself, like String
     if t is GraphQLInt:
         return LEAF_INT
     if t is GraphQLFloat:
@@ -265,11 +267,23 @@ class PlanBuilder:
         resolver = sb_field.base_resolver
         if resolver is None:
             fp.attr = sb_field.python_name
+            fp.read = operator.attrgetter(fp.attr)
             return fp
-        fp.kind = RESOLVER
         func = resolver.wrapped_func
         if not callable(func):
             raise Unsupported(f"{obj.name}.{name} resolver is an unbound descriptor")
+        path = reads_of(func)
+        if (
+            path is not None
+            and resolver.self_parameter is not None
+            and len(resolver.signature.parameters) == 1  # self and nothing else
+            and not resolver.is_async
+        ):
+            # declared a plain read of self.<path> (schema.compiled.batch.reads)
+            fp.attr = path
+            fp.read = operator.attrgetter(path)
+            return fp
+        fp.kind = RESOLVER
         fp.func = func
         fp.pass_self = resolver.self_parameter is not None
         info_param = resolver.info_parameter

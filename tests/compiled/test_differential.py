@@ -21,7 +21,7 @@ from hypothesis_graphql import queries
 
 from schema.compiled.errors import DocumentOrder
 from schema.compiled.executor import PLANS, STATS, CompiledExecutor, ReferenceExecutor
-from schema.compiled.plan import OperationPlan
+from schema.compiled.plan import ATTR, OperationPlan
 from tests.compiled.toy import Query, make_context
 
 REFERENCE = strawberry.Schema(query=Query, execution_context_class=ReferenceExecutor)
@@ -199,3 +199,24 @@ async def test_generated_operations_match(query: str):
     met = {(e.message, tuple(e.path or ())) for e in raw}
     for e in ref.errors or []:
         assert (e.message, tuple(e.path or ())) in met, (query, e.message, e.path)
+
+
+async def test_declared_reads_are_read_directly_and_fail_as_the_resolver_does():
+    # Item.label and Item.rank are resolvers declared as reads of self.meta.<x>
+    # (schema.compiled.batch.reads): the plan reads the path, graphql-core calls the
+    # resolver. Items without a record fail the read: a nullable field becomes null
+    # with an error, a non-null one nulls its parent, on both paths alike.
+    q = """{ items(first: 12) { id rank } strictItems(first: 12) { id rank }
+            ok: item(id: 1) { id label } gone: item(id: 2) { id label }
+            item(id: 7) { children(first: 3) { id label rank } } }"""
+    ref, comp = await both(q)
+    assert ref == comp
+    assert "'NoneType' object has no attribute 'label'" in ref
+    assert '"label": "label-1"' in ref and '"gone": null' in ref
+    plan = PLANS.get((id(COMPILED._schema), q, None))
+    assert isinstance(plan, OperationPlan)
+    item = plan.root.fields[0].completer.item
+    assert item is not None and item.plan is not None
+    rank = next(f for f in item.plan.fields if f.name == "rank")
+    assert rank.kind == ATTR and rank.attr == "meta.rank"
+    assert item.plan.fast is not None  # a pure selection: generated code reads the path

@@ -16,7 +16,7 @@ from decimal import Decimal
 import strawberry
 from aiodataloader import DataLoader
 
-from schema.compiled.batch import batched
+from schema.compiled.batch import batched, reads
 
 
 @strawberry.enum
@@ -88,12 +88,31 @@ async def _batched_prices(
     ]
 
 
+class Meta:
+    """A record behind an item (absent for some: reading through it then fails)."""
+
+    def __init__(self, i: int) -> None:
+        self.label = f"label-{i}"
+        self.rank = None if i % 4 == 1 else i
+
+
 @strawberry.type
 class Item:
     id: int
     name: str
     tags: list[str]
     colour: Colour
+    meta: strawberry.Private[Meta | None] = None
+
+    @strawberry.field
+    @reads("meta.label")
+    def label(self) -> str:
+        return self.meta.label  # type: ignore[union-attr]
+
+    @strawberry.field
+    @reads("meta.rank")
+    def rank(self) -> int | None:
+        return self.meta.rank  # type: ignore[union-attr]
 
     @strawberry.field
     def upper(self) -> str:
@@ -162,6 +181,7 @@ def make_item(i: int) -> Item:
         name=f"item-{i}",
         tags=[f"t{i % 5}", f"u{i % 3}", "x"],
         colour=Colour.RED if i % 2 else Colour.GREEN,
+        meta=None if i % 5 == 2 else Meta(i),
     )
 
 
