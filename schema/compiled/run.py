@@ -140,7 +140,8 @@ class Run:
             kind = fp.kind
             if kind == ATTR:
                 try:
-                    value = getattr(source, fp.attr)
+                    assert fp.read is not None
+                    value = fp.read(source)
                 except Exception as exc:
                     self.field_error(exc, node, fp)
                     continue
@@ -226,8 +227,19 @@ class Run:
             for node in nodes:
                 self.field_error(error, node, fp)
             return
+        c = fp.completer
+        fast = c.fast
+        key = fp.key
         for node, value in zip(nodes, values, strict=True):
-            if isinstance(value, Exception):
+            if fast is not None and value is not None and not isinstance(value, Exception):
+                # complete_field's generated attempt, inline: one call less per object
+                try:
+                    node.result[key] = fast(value)
+                    continue
+                except Exception:  # noqa: S110 - the generic path reports it exactly
+                    pass
+                self.complete_generic(c, value, node.result, key, node, fp, (*node.path, key), ())
+            elif isinstance(value, Exception):
                 self.field_error(value, node, fp)
             else:
                 self.complete_field(fp, value, node)
