@@ -163,15 +163,17 @@ class ActualCounter:
     def value_cost(self, entry: _Entry, value: Any) -> float:
         """The cost of ``value`` (not None) of the priced field ``entry``."""
         mode = entry.mode or self._decide(entry)
-        if isinstance(value, list):
+        kind = type(value)  # executors build plain lists and dicts
+        if kind is list or (kind is not dict and isinstance(value, list)):
             if mode == _COUNTED:
-                return entry.fc.weight * _count(value)
+                fc = entry.fc
+                return fc.weight * (_count(value) if fc.is_leaf else _count_objects(value))
             total = 0.0
             for item in value:
                 if item is not None:
                     total += self.value_cost(entry, item)
             return total
-        if mode == _COUNTED or not isinstance(value, dict):
+        if mode == _COUNTED or (kind is not dict and not isinstance(value, dict)):
             return entry.fc.weight
         if mode == _OBJECT:
             assert entry.child is not None
@@ -197,6 +199,17 @@ class ActualCounter:
             )
             best = max(best, weight + self.object_cost(self.collect_for(entry, concrete), obj))
         return best
+
+
+def _count_objects(items: list[Any]) -> int:
+    """:func:`_count` of a list of objects: its items nest alike (a GraphQL list type
+    has one depth), so the first non-null item tells whether to descend."""
+    for item in items:
+        if item is not None:
+            if not isinstance(item, list):
+                return len(items) - items.count(None)
+            break
+    return _count(items)
 
 
 def _count(items: list[Any]) -> int:

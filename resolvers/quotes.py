@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from resolvers.consensus import DECIMAL_CONTEXT, Conversion, SourcePrice
 from storage.records import QuoteRecord
@@ -34,9 +34,11 @@ USD = "USD"
 SCALE = Decimal("1e-18")
 
 
-@dataclass(frozen=True, slots=True)
-class UsdRate:
-    """The USD value of one unit of a quote currency, and how fresh it is."""
+class UsdRate(NamedTuple):
+    """The USD value of one unit of a quote currency, and how fresh it is.
+
+    A named tuple: rates are part of the consensus memo's keys, hashed and compared
+    per asset per request (in C, not through a dataclass's Python methods)."""
 
     rate: Decimal
     observed_at: datetime | None

@@ -68,6 +68,15 @@ def _slow() -> Any:
     raise Slow
 
 
+def _awaitable(t: type) -> bool:
+    """``is_awaitable_type``, remembering a plain ``t`` in ``_PLAIN`` (checked first)."""
+    if is_awaitable_type(t):
+        return True
+    if len(_PLAIN) < _PLAIN_MAX:
+        _PLAIN.add(t)
+    return False
+
+
 def _not_awaitable(value: Any) -> Any:
     t = type(value)
     if not is_awaitable_type(t):
@@ -93,7 +102,7 @@ class _Gen:
             "_na": _not_awaitable,
             "_PLAIN": _PLAIN,
             "_as_co": as_coroutine,
-            "_aw": is_awaitable_type,
+            "_aw": _awaitable,
         }
         self.counter = 0
 
