@@ -233,5 +233,19 @@ def actual_cost(
     """The cost of the data an operation actually returned."""
     if not data:
         return 0.0
-    counter = ActualCounter(model, config or AnalysisConfig(), variables)
+    config = config or AnalysisConfig()
+    if shape.conditional:
+        counter = ActualCounter(model, config, variables)
+    else:
+        # Without @skip/@include the walk's structure does not depend on the
+        # variables: it is built once per (shape, model, config) and kept on the shape.
+        key = (id(model), id(config))
+        hit = shape.counters.get(key)
+        if hit is not None and hit[0] is model and hit[1] is config:
+            counter = hit[2]
+        else:
+            if len(shape.counters) >= 4:
+                shape.counters.clear()
+            counter = ActualCounter(model, config, None)
+            shape.counters[key] = (model, config, counter)
     return counter.object_cost(counter.collect([shape.root], root_type), data)

@@ -68,6 +68,12 @@ class Shape:
     size: int
     #: estimates of this shape that did not depend on the clock (cost.analysis.estimate)
     estimates: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: some field or fragment has ``@skip``/``@include`` (what is selected then
+    #: depends on the variables)
+    conditional: bool = False
+    #: actual-cost walkers of this shape, kept when it is not conditional
+    #: (cost.actual.actual_cost)
+    counters: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _has_conditions(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
@@ -102,12 +108,14 @@ def compile_shape(document: DocumentNode, operation_name: str | None = None) -> 
     compiled: dict[str, SelectionPlan] = {}
     in_progress: set[str] = set()
     size = 0
+    conditional = False
 
     def plan(selection_set: SelectionSetNode) -> SelectionPlan:
-        nonlocal size
+        nonlocal size, conditional
         out = SelectionPlan()
         for sel in selection_set.selections:
             size += 1
+            conditional = conditional or _has_conditions(sel)
             if isinstance(sel, FieldNode):
                 out.fields.append(
                     FieldPlan(
@@ -151,7 +159,13 @@ def compile_shape(document: DocumentNode, operation_name: str | None = None) -> 
         return out
 
     root = plan(operation.selection_set)
-    return Shape(operation=operation, operation_type=operation.operation, root=root, size=size)
+    return Shape(
+        operation=operation,
+        operation_type=operation.operation,
+        root=root,
+        size=size,
+        conditional=conditional,
+    )
 
 
 class ShapeCache:

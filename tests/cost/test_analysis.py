@@ -231,3 +231,27 @@ def test_estimates_are_kept_per_variables_unless_they_read_the_clock():
     assert estimate(MODEL, open_ended, None) is not estimate(MODEL, open_ended, None)
     closed = compile_shape(parse('{ coin(id: "a") { series(interval: "1h", last: 3) { v } } }'))
     assert estimate(MODEL, closed, None) is estimate(MODEL, closed, None)
+
+
+def test_actual_cost_walk_is_kept_per_shape_unless_skip_or_include_decides():
+    config = AnalysisConfig()
+    plain = compile_shape(parse("{ coins(first: 5) { edges { node { symbol price } } } }"))
+    assert not plain.conditional
+    few = {"coins": {"edges": [{"node": {"symbol": "A", "price": 1}}]}}
+    many = {"coins": {"edges": [{"node": {"symbol": "A", "price": 1}}] * 3}}
+    # the kept walker answers for other data as a fresh one does
+    assert actual_cost(MODEL, plain, None, few, "Query", config) == 1 + 1 + 1 + 2
+    (kept,) = plain.counters.values()
+    assert actual_cost(MODEL, plain, None, many, "Query", config) == 1 + 3 * 4
+    assert list(plain.counters.values()) == [kept]
+    # with @include the variables decide what is priced: never kept
+    q = "query($p: Boolean!) { coins(first: 5) { edges { node { symbol price @include(if: $p) } } } }"
+    cond = compile_shape(parse(q))
+    assert cond.conditional and not cond.counters
+    data = {"coins": {"edges": [{"node": {"symbol": "A", "price": 1}}]}}
+    on = estimate(MODEL, cond, {"p": True}, now=NOW).variables
+    off = estimate(MODEL, cond, {"p": False}, now=NOW).variables
+    assert actual_cost(MODEL, cond, on, data, "Query", config) == 5
+    no_price = {"coins": {"edges": [{"node": {"symbol": "A"}}]}}
+    assert actual_cost(MODEL, cond, off, no_price, "Query", config) == 3
+    assert not cond.counters
