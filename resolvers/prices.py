@@ -76,8 +76,7 @@ async def usd_rate(ctx: Context, currency: str, instant: Instant) -> UsdRate | N
     key = CanonicalQuoteKey(canonical_id, USD, quote_window(ctx, instant))
     quotes = await ctx.loaders.quotes_by_canonical_id.load(key)
     # Direct USD quotes only: a rate must never be derived from itself.
-    entries = source_prices(quotes, USD, {}, {})
-    found = _agree(ctx, entries, USD, instant)
+    found = await _Reader(ctx, USD, convert=False).read(quotes, instant)
     if found is None:
         return None
     return UsdRate(rate=found.value, observed_at=found.observed_at, stale=found.stale)
@@ -135,13 +134,17 @@ class _Reader:
     """Consensuses in one quote currency for one request's resolver call: the memos,
     cutoffs and USD rates looked up once for all the assets it reads."""
 
-    __slots__ = ("cfg", "ctx", "cutoffs", "memo", "quote", "rates")
+    __slots__ = ("cfg", "ctx", "cutoffs", "currency_assets", "memo", "quote", "rates", "tag")
 
-    def __init__(self, ctx: Context, quote: str) -> None:
+    def __init__(self, ctx: Context, quote: str, *, convert: bool = True) -> None:
+        """``convert=False``: only quotes already in ``quote`` count (a USD rate's own)."""
         self.ctx = ctx
         self.cfg = ctx.graph
         self.memo, self.cutoffs = _memo_for(self.cfg)
         self.quote = quote
+        self.currency_assets = self.cfg.quote_currency_assets if convert else {}
+        #: the memo keys' first member: the quote currency, and whether others convert
+        self.tag = (quote, convert)
         #: (currency, id(instant)) -> (instant, rate): the instant is kept, so its id holds
         self.rates: dict[tuple[str, int], tuple[Instant, UsdRate | None]] = {}
 
@@ -154,10 +157,13 @@ class _Reader:
         memo = self.memo
         at = instant.at
         # What a consensus reads of each quote (market figures are not part of it).
-        key = (quote, tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]))
+        key = (
+            self.tag,
+            tuple([(q.source, q.quote_currency, q.price, q.observed_at) for q in quotes]),
+        )
         prepared = memo.get(key)
         if prepared is None:
-            currencies = tuple(sorted(rate_currencies(quotes, quote, cfg.quote_currency_assets)))
+            currencies = tuple(sorted(rate_currencies(quotes, quote, self.currency_assets)))
             prepared = _Prepared(currencies)
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
@@ -192,7 +198,7 @@ class _Reader:
             quotes,
             quote,
             dict(zip(prepared.currencies, rates, strict=True)),
-            cfg.quote_currency_assets,
+            self.currency_assets,
         )
         consensus = _agree(self.ctx, entries, quote, instant)
         if len(prepared.agreed) >= _AGREED_MAX:
