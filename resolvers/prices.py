@@ -134,7 +134,7 @@ class _Reader:
     """Consensuses in one quote currency for one request's resolver call: the memos,
     cutoffs and USD rates looked up once for all the assets it reads."""
 
-    __slots__ = ("cfg", "ctx", "cutoffs", "currency_assets", "memo", "quote", "rates", "tag")
+    __slots__ = ("cfg", "ctx", "currency_assets", "cutoffs", "memo", "quote", "rates", "tag")
 
     def __init__(self, ctx: Context, quote: str, *, convert: bool = True) -> None:
         """``convert=False``: only quotes already in ``quote`` count (a USD rate's own)."""

@@ -280,6 +280,7 @@ class AssetEdge:
         return asset_resolvers.cursor_of(self.query, self.row)
 
     @strawberry.field(description="The asset.")
+    @reads("asset")
     def node(self) -> Asset:
         return self.asset
 

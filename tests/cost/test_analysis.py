@@ -245,7 +245,8 @@ def test_actual_cost_walk_is_kept_per_shape_unless_skip_or_include_decides():
     assert actual_cost(MODEL, plain, None, many, "Query", config) == 1 + 3 * 4
     assert list(plain.counters.values()) == [kept]
     # with @include the variables decide what is priced: never kept
-    q = "query($p: Boolean!) { coins(first: 5) { edges { node { symbol price @include(if: $p) } } } }"
+    q = """query($p: Boolean!) {
+        coins(first: 5) { edges { node { symbol price @include(if: $p) } } } }"""
     cond = compile_shape(parse(q))
     assert cond.conditional and not cond.counters
     data = {"coins": {"edges": [{"node": {"symbol": "A", "price": 1}}]}}
