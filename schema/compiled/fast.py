@@ -103,6 +103,7 @@ class _Gen:
             "_PLAIN": _PLAIN,
             "_as_co": as_coroutine,
             "_aw": _awaitable,
+            "_datetime": datetime,
         }
         self.counter = 0
 
@@ -119,6 +120,11 @@ class _Gen:
         s = self.name("s", c.serialize)
         if c.memo is not None:
             return f"({self.name('m', c.memo)}.get(id({var})) or {s}({var}))"
+        if c.iso_memo is not None:
+            # plain datetimes only: a subclass may print itself differently
+            m = self.name("m", c.iso_memo)
+            hit = f"{m}.get(({var}, {var}.tzinfo))"
+            return f"(({hit} if type({var}) is _datetime else None) or {s}({var}))"
         check = leaf_check(c, var)
         return f"{s}({var})" if check is None else f"({var} if {check} else {s}({var}))"
 

@@ -81,6 +81,8 @@ class Completer:
     #: an enum's serialisations by ``id`` of the value (:func:`_memo_serialize`), read
     #: inline by generated code before it calls ``serialize``
     memo: dict[int, Any] | None = None
+    #: a DateTime's isoformat memo (:func:`_memo_isoformat`), read inline likewise
+    iso_memo: dict[tuple[datetime, Any], str] | None = None
 
 
 @dataclass(slots=True)
@@ -321,10 +323,16 @@ class PlanBuilder:
             )
         if isinstance(t, GraphQLScalarType):
             serialize: Callable[[Any], Any] = t.serialize
+            iso_memo = None
             if isinstance(serialize, operator.methodcaller) and repr(serialize) == _ISOFORMAT:
-                serialize = _memo_isoformat(serialize)
+                serialize, iso_memo = _memo_isoformat(serialize)
             return Completer(
-                LEAF, nullable, serialize=serialize, leaf_kind=_leaf_kind(t), type_name=t.name
+                LEAF,
+                nullable,
+                serialize=serialize,
+                leaf_kind=_leaf_kind(t),
+                type_name=t.name,
+                iso_memo=iso_memo,
             )
         if isinstance(t, GraphQLObjectType):
             plan = self.object_plan(t, sub_sets)
@@ -336,8 +344,11 @@ _ISOFORMAT = repr(operator.methodcaller("isoformat"))
 _ISO_MEMO_SIZE = 4096
 
 
-def _memo_isoformat(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``isoformat`` memoised per (datetime, tzinfo), for one plan's field.
+def _memo_isoformat(
+    serialize: Callable[[Any], Any],
+) -> tuple[Callable[[Any], Any], dict[tuple[datetime, Any], str]]:
+    """``isoformat`` memoised per (datetime, tzinfo), for one plan's field: the
+    serialiser and its memo (which generated code reads inline for plain datetimes).
 
     Timestamps repeat within a response (every asset's hourly sparkline has the
     same bucket times) and ``isoformat`` costs about a microsecond. Equal
@@ -357,7 +368,7 @@ def _memo_isoformat(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
             found = memo[key] = value.isoformat()
         return found
 
-    return cached
+    return cached, memo
 
 
 def _memo_serialize(t: GraphQLEnumType) -> tuple[Callable[[Any], Any], dict[int, Any]]:

@@ -9,7 +9,7 @@ from schema.compiled.plan import _memo_isoformat
 
 
 def test_memoised_isoformat_keeps_zones_apart_and_matches_isoformat():
-    serialize = _memo_isoformat(operator.methodcaller("isoformat"))
+    serialize, _memo = _memo_isoformat(operator.methodcaller("isoformat"))
     utc = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     plus2 = utc.astimezone(timezone(timedelta(hours=2)))
     assert utc == plus2  # the same instant ...
@@ -27,7 +27,7 @@ def test_memoised_isoformat_keeps_zones_apart_and_matches_isoformat():
 
 
 def test_memo_is_bounded():
-    serialize = _memo_isoformat(operator.methodcaller("isoformat"))
+    serialize, _memo = _memo_isoformat(operator.methodcaller("isoformat"))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(10_000):
         t = start + timedelta(seconds=i)
