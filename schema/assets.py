@@ -152,6 +152,7 @@ class Asset(Node):
         return list(self.record.categories)
 
     @strawberry.field(description="The instant the values of this asset are read at.")
+    @reads("instant.at")
     def as_of(self) -> datetime:
         return self.instant.at
 

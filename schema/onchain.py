@@ -110,10 +110,12 @@ class TokenActivity:
         return Contract(record=self.window.contract, instant=self.instant)
 
     @strawberry.field(description="Window start (inclusive).")
+    @reads("window.start")
     def window_start(self) -> datetime:
         return self.window.start
 
     @strawberry.field(description="Window end (inclusive): the instant read.")
+    @reads("window.end")
     def window_end(self) -> datetime:
         return self.window.end
 

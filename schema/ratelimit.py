@@ -29,6 +29,7 @@ from cost.directives import cost, list_size
 from cost.extension import CostRequest, OperationCost, current_operation
 from cost.service import CostService
 from resolvers.context import Context
+from schema.compiled.batch import reads
 from schema.info import Info
 
 DRY_RUN_HEADER = "x-cost-dry-run"
@@ -99,18 +100,22 @@ class RateLimit:
     schema: strawberry.Private[GraphQLSchema]
 
     @strawberry.field(description="Estimated (requested) cost of this operation, in points.")
+    @reads("op.requested")
     def cost(self) -> int:
         return self.op.requested
 
     @strawberry.field(description="The most one operation may cost for the caller's tier.")
+    @reads("op.maximum")
     def max_cost(self) -> int:
         return self.op.maximum
 
     @strawberry.field(description="True when nothing but this field was executed or charged.")
+    @reads("op.dry_run")
     def dry_run(self) -> bool:
         return self.op.dry_run
 
     @strawberry.field(description="The caller's tier (sets capacity and restore rate).")
+    @reads("op.tier.name")
     def tier(self) -> str:
         return self.op.tier.name
 
@@ -119,6 +124,7 @@ class RateLimit:
         return int(self.op.tier.capacity)
 
     @strawberry.field(description="Points the bucket refills per second.")
+    @reads("op.tier.restore_rate")
     def restore_rate(self) -> float:
         return self.op.tier.restore_rate
 

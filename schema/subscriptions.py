@@ -35,6 +35,7 @@ from resolvers.subscriptions.streams import (
 from schema.assets import Asset
 from schema.candles import Candle
 from schema.chains import Block
+from schema.compiled.batch import reads
 from schema.info import Info
 from schema.prices import Price
 from schema.signals import Signal
@@ -48,14 +49,17 @@ class LiveEvent:
     meta: strawberry.Private[EventMeta]
 
     @strawberry.field(description="Sequence number of this event in its channel (per asset/chain).")
+    @reads("meta.seq")
     def seq(self) -> int:
         return self.meta.seq
 
     @strawberry.field(description="When the server published the event (UTC).")
+    @reads("meta.ts")
     def ts(self) -> datetime:
         return self.meta.ts
 
     @strawberry.field(description="Opaque position of the whole subscription; pass as `after:`.")
+    @reads("meta.cursor")
     def cursor(self) -> str:
         return self.meta.cursor
 
@@ -65,26 +69,32 @@ class LiveTick:
     tick: strawberry.Private[PriceTick]
 
     @strawberry.field(description="The source that reported it.")
+    @reads("tick.source")
     def source(self) -> str:
         return self.tick.source
 
     @strawberry.field(description="The price it reported, in the subscription's quote currency.")
+    @reads("tick.price")
     def price(self) -> Decimal:
         return self.tick.price
 
     @strawberry.field(description="When the source observed it.")
+    @reads("tick.observed_at")
     def observed_at(self) -> datetime:
         return self.tick.observed_at
 
     @strawberry.field(description="24-hour volume, when the source reports it.")
+    @reads("tick.volume_24h")
     def volume_24h(self) -> Decimal | None:
         return self.tick.volume_24h
 
     @strawberry.field(description="Market capitalisation, when the source reports it.")
+    @reads("tick.market_cap")
     def market_cap(self) -> Decimal | None:
         return self.tick.market_cap
 
     @strawberry.field(description="24-hour change in percent, when the source reports it.")
+    @reads("tick.change_24h")
     def change_24h(self) -> Decimal | None:
         return self.tick.change_24h
 
@@ -94,10 +104,12 @@ class PriceUpdate(LiveEvent):
     event: strawberry.Private[LivePrice]
 
     @strawberry.field(description="Canonical id of the asset.")
+    @reads("event.asset_id")
     def asset_id(self) -> str:
         return self.event.asset_id
 
     @strawberry.field(description="Quote currency of the price.")
+    @reads("event.quote")
     def quote(self) -> str:
         return self.event.quote
 
@@ -124,10 +136,12 @@ class CandleUpdate(LiveEvent):
     event: strawberry.Private[LiveCandle]
 
     @strawberry.field(description="Canonical id of the asset.")
+    @reads("event.asset_id")
     def asset_id(self) -> str:
         return self.event.asset_id
 
     @strawberry.field(description="True once the candle has closed (its final values).")
+    @reads("event.is_complete")
     def is_complete(self) -> bool:
         return self.event.is_complete
 
@@ -162,6 +176,7 @@ class BlockUpdate(LiveEvent):
     event: strawberry.Private[LiveBlock]
 
     @strawberry.field(description="Chain slug, e.g. ethereum.")
+    @reads("event.chain_id")
     def chain_id(self) -> str:
         return self.event.chain_id
 
@@ -197,6 +212,7 @@ class SignalUpdate(LiveEvent):
     event: strawberry.Private[LiveSignal]
 
     @strawberry.field(description="Canonical id of the asset.")
+    @reads("event.asset_id")
     def asset_id(self) -> str:
         return self.event.asset_id
 
