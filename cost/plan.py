@@ -27,6 +27,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
 )
 
@@ -76,7 +77,7 @@ class Shape:
     counters: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-def _has_conditions(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
+def _has_conditions(node: SelectionNode) -> bool:
     return any(d.name.value in ("skip", "include") for d in node.directives or ())
 
 
