@@ -31,11 +31,15 @@ async def latest_signals_many(
     )
 
 
-def of_kinds(found: list[SignalRecord], kinds: Sequence[str] | None) -> list[SignalRecord]:
-    """The signals of ``kinds`` (all of them for None), in stored order."""
-    if kinds is None:
+def kind_filter(kinds: Sequence[str] | None) -> frozenset[str] | None:
+    """The set :func:`of_kinds` filters by (None: every kind), built once per list."""
+    return None if kinds is None else frozenset(kinds)
+
+
+def of_kinds(found: list[SignalRecord], wanted: frozenset[str] | None) -> list[SignalRecord]:
+    """The signals whose kind is in ``wanted`` (all of them for None), in stored order."""
+    if wanted is None:
         return found
-    wanted = set(kinds)
     return [s for s in found if s.kind in wanted]
 
 
@@ -49,7 +53,7 @@ async def signals(
     ctx: Context, asset_id: int, instant: Instant, kinds: Sequence[str] | None
 ) -> list[SignalRecord]:
     """The latest value of each kind from each source (all kinds unless ``kinds``)."""
-    return of_kinds(await latest_signals(ctx, asset_id, instant), kinds)
+    return of_kinds(await latest_signals(ctx, asset_id, instant), kind_filter(kinds))
 
 
 async def grade(ctx: Context, asset_id: int, instant: Instant) -> SignalRecord | None:

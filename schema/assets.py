@@ -61,10 +61,12 @@ async def _signals(
     assets: Sequence[Asset], info: Info, kinds: list[str] | None = None
 ) -> list[list[Signal] | Exception]:
     found = await signal_resolvers.latest_signals_many(info.context, _of(assets))
+    wanted = signal_resolvers.kind_filter(kinds)
+    of_kinds = signal_resolvers.of_kinds
     return [
         rows
         if isinstance(rows, Exception)
-        else [Signal.of(s, a.instant) for s in signal_resolvers.of_kinds(rows, kinds)]
+        else [Signal(record=s, instant=a.instant) for s in of_kinds(rows, wanted)]
         for a, rows in zip(assets, found, strict=True)
     ]
 

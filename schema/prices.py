@@ -11,6 +11,7 @@ import strawberry
 from cost.directives import list_size
 from resolvers.consensus import Consensus, Conversion, SourceVerdict
 from resolvers.instant import Instant
+from schema.compiled.batch import reads
 from storage.records import QuoteRecord
 
 
@@ -118,23 +119,54 @@ class PriceSource:
     )
 )
 class Price:
+    """A view over one :class:`~resolvers.consensus.Consensus`: fields read it when
+    selected (a dashboard selects a few of them for every asset)."""
+
     consensus: strawberry.Private[Consensus]
-    value: Decimal = strawberry.field(description="The consensus price (exact decimal string).")
-    quote: str = strawberry.field(description="Quote currency of `value`, e.g. USD.")
-    observed_at: datetime = strawberry.field(
-        description="Newest observation among the quotes used."
-    )
-    age_seconds: int = strawberry.field(
-        description="Seconds from `observedAt` to the instant read."
-    )
-    stale: bool = strawberry.field(
+
+    @strawberry.field(description="The consensus price (exact decimal string).")
+    @reads("consensus.value")
+    def value(self) -> Decimal:
+        return self.consensus.value
+
+    @strawberry.field(description="Quote currency of `value`, e.g. USD.")
+    @reads("consensus.quote")
+    def quote(self) -> str:
+        return self.consensus.quote
+
+    @strawberry.field(description="Newest observation among the quotes used.")
+    @reads("consensus.observed_at")
+    def observed_at(self) -> datetime:
+        return self.consensus.observed_at
+
+    @strawberry.field(description="Seconds from `observedAt` to the instant read.")
+    @reads("consensus.age_seconds")
+    def age_seconds(self) -> int:
+        return self.consensus.age_seconds
+
+    @strawberry.field(
         description="True when no fresh quote existed and the last good values were used."
     )
-    source_count: int = strawberry.field(description="How many sources entered the value.")
-    spread: Decimal | None = strawberry.field(
+    @reads("consensus.stale")
+    def stale(self) -> bool:
+        return self.consensus.stale
+
+    @strawberry.field(description="How many sources entered the value.")
+    @reads("consensus.source_count")
+    def source_count(self) -> int:
+        return self.consensus.source_count
+
+    @strawberry.field(
         description="(max − min) ÷ value over the quotes used: how far the sources disagree."
     )
-    method: ConsensusMethod = strawberry.field(description="How the value was formed.")
+    @reads("consensus.spread")
+    def spread(self) -> Decimal | None:
+        return self.consensus.spread
+
+    @strawberry.field(description="How the value was formed.")
+    def method(self) -> ConsensusMethod:
+        m = self.consensus.method
+        return _METHODS.get(m) or ConsensusMethod(m)
 
     @strawberry.field(
         description="Sources whose quotes were rejected as outliers.",
@@ -152,17 +184,7 @@ class Price:
 
     @classmethod
     def of(cls, c: Consensus) -> Price:
-        return cls(
-            consensus=c,
-            value=c.value,
-            quote=c.quote,
-            observed_at=c.observed_at,
-            age_seconds=c.age_seconds,
-            stale=c.stale,
-            source_count=c.source_count,
-            spread=c.spread,
-            method=_METHODS.get(c.method) or ConsensusMethod(c.method),
-        )
+        return cls(consensus=c)
 
 
 #: consensus method name -> enum member (calling the enum class costs a Python-level lookup)
