@@ -6,11 +6,14 @@ from collections.abc import Callable, Sequence
 
 import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from cost.extension import CostExtension
 from resolvers.subscriptions.executor import EventScopedExecutor
 from schema.compiled.executor import CompiledExecutor, ReferenceExecutor
+from schema.lifecycle import LeanExtensionsRunner
 from schema.ratelimit import CostQuery, bind_cost_request
 from schema.root import Query
 from schema.scopes import ScopeGuard
@@ -30,6 +33,16 @@ class ReferenceServerExecutor(ReferenceExecutor, EventScopedExecutor):
     """graphql-core's executor (compiled path off), with the same error list."""
 
 
+class Schema(strawberry.Schema):
+    """Strawberry's schema with extension hooks entered without per-request
+    decoration (schema/lifecycle.py)."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
+
 def build_schema(
     *,
     compiled_execution: bool = True,
@@ -46,7 +59,7 @@ def build_schema(
     batching: BatchingConfig | None = None
     if max_batch_operations > 0:
         batching = BatchingConfig(max_operations=max_batch_operations)
-    return strawberry.Schema(
+    return Schema(
         query=_with_cost_fields(Query),
         # Live data (schema/subscriptions.py, docs/subscriptions.md); the executor class keeps
         # graphql-core 3.3.2 from retaining memory per subscription event.
