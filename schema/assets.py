@@ -336,9 +336,20 @@ class AssetFilter:
 @strawberry.type(description="A page of assets (Relay cursor connection).")
 class AssetConnection:
     query: strawberry.Private[AssetListQuery]
+    has_next: strawberry.Private[bool]
     edges: list[AssetEdge] = strawberry.field(description="Assets with their cursors.")
     nodes: list[Asset] = strawberry.field(description="The assets, without cursors.")
-    page_info: PageInfo = strawberry.field(description="Paging state.")
+
+    @strawberry.field(description="Paging state.")
+    def page_info(self) -> PageInfo:
+        # Cursors are encoded only when selected: a ticker polls without paging.
+        edges = self.edges
+        return PageInfo(
+            has_next_page=self.has_next,
+            has_previous_page=self.query.after is not None,
+            start_cursor=edges[0].cursor() if edges else None,
+            end_cursor=edges[-1].cursor() if edges else None,
+        )
 
     @strawberry.field(description="How many assets match the filter (all pages).")
     async def total_count(self, info: Info) -> int:
@@ -350,17 +361,7 @@ class AssetConnection:
             AssetEdge(query=query, row=row, asset=Asset(record=row.asset, instant=instant))
             for row in page.rows
         ]
-        return cls(
-            query=query,
-            edges=edges,
-            nodes=[e.asset for e in edges],
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=query.after is not None,
-                start_cursor=edges[0].cursor() if edges else None,
-                end_cursor=edges[-1].cursor() if edges else None,
-            ),
-        )
+        return cls(query=query, has_next=page.has_next, edges=edges, nodes=[e.asset for e in edges])
 
 
 def filter_args(f: AssetFilter | None) -> asset_resolvers.AssetFilterArgs | None:
