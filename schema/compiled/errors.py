@@ -19,11 +19,12 @@ after execution:
 This replays graphql-core's own rule as if every field ran depth first, from
 the full set of errors both executors collect. One case stays timing
 dependent in graphql-core and is not reproduced: when resolvers that fail in
-*different* await rounds (one on its first load, another on its second) both
-null the same position, graphql-core reports whichever finished first (and
-cancels the other); here the earlier one in the order above is reported.
-The data is untouched: which positions end up null does not depend on
-execution order.
+*different* await rounds (one before its first load, another after it) null
+the same position, or one's null covers the other's field, graphql-core
+reports whichever finished first and cancels the other; here the earlier one
+in the order above is reported (so an error graphql-core dropped may be listed
+beside the one it kept). The data is untouched: which positions end up null
+does not depend on execution order.
 """
 
 from __future__ import annotations

@@ -319,6 +319,15 @@ class Run:
                 return
             except Exception:  # noqa: S110 - the generic path reports it exactly
                 pass
+        elif c.kind == OBJECT:
+            # an object with fields to resolve: complete_generic's OBJECT case, inline
+            assert c.plan is not None
+            res: dict[str, Any] = dict.fromkeys(c.plan.keys)
+            result[key] = res
+            self.next_level.append(
+                Node(c.plan, value, res, (*node.path, key), ((result, key, c.nullable),), node)
+            )
+            return
         self.complete_generic(c, value, result, key, node, fp, (*node.path, key), ())
 
     def complete_value(
@@ -382,11 +391,21 @@ class Run:
             item_c = c.item
             assert item_c is not None
             chain: Chain = ((container, key, c.nullable), *outer)
+            # objects with fields to resolve (no generated completion): their nodes,
+            # inline (complete_generic's OBJECT case, without two calls per item)
+            item_plan = item_c.plan if item_c.kind == OBJECT and item_c.fast is None else None
             for i, item in enumerate(items):
                 ipath = (*path, i)
                 if item is None:
                     if not item_c.nullable:
                         self.null_violation(fp, node, ipath, ((out, i, False), *chain))
+                    continue
+                if item_plan is not None:
+                    res = dict.fromkeys(item_plan.keys)
+                    out[i] = res
+                    self.next_level.append(
+                        Node(item_plan, item, res, ipath, ((out, i, item_c.nullable), *chain), node)
+                    )
                     continue
                 if item_c.kind == LEAF:
                     if item_c.leaf_kind == LEAF_STR and type(item) is str:
