@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.dashboard import _server_env
-
-DEFAULT_DB = Path("data/bench-speed.db").resolve()
+from bench.profile import add_app_options, use_app_env
 
 
 async def _drive(query: str, n: int, requests: int) -> None:
@@ -97,11 +93,6 @@ async def _drive(query: str, n: int, requests: int) -> None:
 
 
 def _inner(args: argparse.Namespace) -> int:
-    url = args.url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
-    env = _server_env(url, response_cache=False)
-    env["CRYPTOQL_COMPILED_EXECUTION"] = "false" if args.path == "reference" else "true"
-    env["CRYPTOQL_MAX_PAGE_SIZE"] = str(max(250, args.n))
-    os.environ.update(env)
     import uvloop  # the server's loop (uvicorn picks it when installed)
 
     uvloop.run(_drive(args.query, args.n, args.inner))
@@ -141,23 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--query", choices=("ticker", "dashboard"), default="ticker")
-    ap.add_argument("--n", type=int, default=100, help="assets (first: N)")
-    ap.add_argument("--path", choices=("compiled", "reference"), default="compiled")
+    add_app_options(ap)
     ap.add_argument(
         "--requests",
         default=None,
         help="the two request counts, e.g. 10,60 (default: 10,60 compiled, 4,14 reference)",
     )
-    ap.add_argument("--url", default=None, help="database URL (default: data/bench-speed.db)")
     ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.url is None and not DEFAULT_DB.exists():
-        print("no data/bench-speed.db: run `python -m bench speed --quick` once", file=sys.stderr)
+    if not use_app_env(args):
         return 2
     if args.inner is not None:
         return _inner(args)

@@ -87,13 +87,28 @@ def breakdown(stats: pstats.Stats) -> list[tuple[str, float]]:
 DEFAULT_DB = Path("data/bench-speed.db").resolve()
 
 
-async def run(args: argparse.Namespace) -> None:
-    url = args.url or f"sqlite+aiosqlite:///{DEFAULT_DB}"
-    # The speed bench's server environment, in this process (the app reads it at import).
-    env = _server_env(url, response_cache=False)
+def add_app_options(ap: argparse.ArgumentParser) -> None:
+    """The options of a bench that serves the speed app in its own process."""
+    ap.add_argument("--query", choices=("ticker", "dashboard"), default="ticker")
+    ap.add_argument("--n", type=int, default=100, help="assets (first: N)")
+    ap.add_argument("--path", choices=("compiled", "reference"), default="compiled")
+    ap.add_argument("--url", default=None, help="database URL (default: data/bench-speed.db)")
+
+
+def use_app_env(args: argparse.Namespace) -> bool:
+    """Put the speed bench's server environment into this process (the app reads it at
+    import); False, with a message, when the bench database is missing."""
+    if args.url is None and not DEFAULT_DB.exists():
+        print("no data/bench-speed.db: run `python -m bench speed --quick` once", file=sys.stderr)
+        return False
+    env = _server_env(args.url or f"sqlite+aiosqlite:///{DEFAULT_DB}", response_cache=False)
     env["CRYPTOQL_COMPILED_EXECUTION"] = "false" if args.path == "reference" else "true"
     env["CRYPTOQL_MAX_PAGE_SIZE"] = str(max(250, args.n))
     os.environ.update(env)
+    return True
+
+
+async def run(args: argparse.Namespace) -> None:
     import httpx
 
     from bench.speed import QUERIES
@@ -148,9 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--query", choices=("ticker", "dashboard"), default="ticker")
-    ap.add_argument("--n", type=int, default=100, help="assets (first: N)")
-    ap.add_argument("--path", choices=("compiled", "reference"), default="compiled")
+    add_app_options(ap)
     ap.add_argument("--requests", type=int, default=20, help="requests per round and profiled")
     ap.add_argument("--rounds", type=int, default=5, help="unprofiled rounds for CPU/request")
     ap.add_argument("--top", type=int, default=25, help="top functions to list (0: none)")
@@ -160,14 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REGEX",
         help="also list the callers of functions whose name matches REGEX",
     )
-    ap.add_argument("--url", default=None, help="database URL (default: data/bench-speed.db)")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.url is None and not DEFAULT_DB.exists():
-        print("no data/bench-speed.db: run `python -m bench speed --quick` once", file=sys.stderr)
+    if not use_app_env(args):
         return 2
     asyncio.run(run(args))
     return 0
