@@ -29,6 +29,14 @@ class ConsensusMethod(Enum):
     )
 
 
+#: consensus method name -> enum member (calling the enum class costs a Python-level lookup)
+_METHODS: dict[str, ConsensusMethod] = {str(m.value): m for m in ConsensusMethod}
+
+
+def _method(name: str) -> ConsensusMethod:
+    return _METHODS.get(name) or ConsensusMethod(name)
+
+
 @strawberry.enum(description="Why a per-source quote did not enter the consensus.")
 class PriceExclusion(Enum):
     STALE = strawberry.enum_value(
@@ -164,9 +172,9 @@ class Price:
         return self.consensus.spread
 
     @strawberry.field(description="How the value was formed.")
+    @reads("consensus.method", via=_method)
     def method(self) -> ConsensusMethod:
-        m = self.consensus.method
-        return _METHODS.get(m) or ConsensusMethod(m)
+        return _method(self.consensus.method)
 
     @strawberry.field(
         description="Sources whose quotes were rejected as outliers.",
@@ -185,10 +193,6 @@ class Price:
     @classmethod
     def of(cls, c: Consensus) -> Price:
         return cls(consensus=c)
-
-
-#: consensus method name -> enum member (calling the enum class costs a Python-level lookup)
-_METHODS: dict[str, ConsensusMethod] = {str(m.value): m for m in ConsensusMethod}
 
 
 @strawberry.type(

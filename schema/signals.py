@@ -50,6 +50,7 @@ class Signal:
         return self.record.value
 
     @strawberry.field(description="Which way it points.")
+    @reads("record.direction", via=_direction)
     def direction(self) -> SignalDirection:
         return _direction(self.record.direction)
 

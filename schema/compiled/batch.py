@@ -45,8 +45,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: the attribute a per-object resolver carries its batch resolver under
 BATCH_ATTR = "__cryptoql_batch__"
-#: the attribute a plain-read resolver carries its attribute path under
+#: the attributes a plain-read resolver carries its attribute path and converter under
 READS_ATTR = "__cryptoql_reads__"
+VIA_ATTR = "__cryptoql_reads_via__"
 
 
 def batched(many: Callable[..., Any]) -> Callable[[F], F]:
@@ -65,14 +66,17 @@ def batch_of(func: Any) -> Callable[..., Any] | None:
     return found if callable(found) else None
 
 
-def reads(path: str) -> Callable[[F], F]:
+def reads(path: str, via: Callable[[Any], Any] | None = None) -> Callable[[F], F]:
     """Declare the decorated resolver (``self`` only) a read of ``self.<path>``,
-    e.g. ``@reads("record.kind")`` on ``def kind(self) -> str: return self.record.kind``."""
+    e.g. ``@reads("record.kind")`` on ``def kind(self) -> str: return self.record.kind``;
+    with ``via``, of ``via(self.<path>)`` (a plain synchronous conversion, e.g. a stored
+    string to an enum member)."""
     if not path or not all(part.isidentifier() for part in path.split(".")):
         raise ValueError(f"not an attribute path: {path!r}")
 
     def mark(func: F) -> F:
         setattr(func, READS_ATTR, path)
+        setattr(func, VIA_ATTR, via)
         return func
 
     return mark
@@ -82,3 +86,9 @@ def reads_of(func: Any) -> str | None:
     """The attribute path a resolver function is declared to read, if any."""
     found = getattr(func, READS_ATTR, None)
     return found if isinstance(found, str) else None
+
+
+def reads_via(func: Any) -> Callable[[Any], Any] | None:
+    """The conversion a declared read applies to the value at its path, if any."""
+    found = getattr(func, VIA_ATTR, None)
+    return found if callable(found) else None

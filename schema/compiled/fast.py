@@ -194,7 +194,10 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
         if fp.kind == ATTR:
             if not _is_path(fp.attr):
                 return None
-            body.append(f"v = src.{fp.attr}")
+            read = f"src.{fp.attr}"
+            if fp.via is not None:
+                read = f"{gen.name('c', fp.via)}({read})"
+            body.append(f"v = {read}")
         elif fp.kind == RESOLVER and not fp.is_async:
             call = gen.call(fp, info=None, variables=None)
             if call is None:
@@ -291,6 +294,8 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             if not _is_path(fp.attr):
                 return None
             get = f"src.{fp.attr}"
+            if fp.via is not None:
+                get = f"{gen.name('c', fp.via)}({get})"
         elif fp.kind == RESOLVER:
             call = gen.call(
                 fp, info=f"run.info_for({f}, node)", variables=f"run.kwargs_by_field[{id(fp)}]"

@@ -49,7 +49,7 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.batch import batch_of, reads_of
+from schema.compiled.batch import batch_of, reads_of, reads_via
 from schema.compiled.fast import compile_list, compile_object, compile_resolve
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -98,6 +98,8 @@ class FieldPlan:
     attr: str = ""
     #: ATTR: reads ``attr`` (a dotted path for a resolver declared with ``reads``)
     read: Callable[[Any], Any] | None = None
+    #: ATTR: the declared read's conversion of the value at ``attr`` (``read`` applies it)
+    via: Callable[[Any], Any] | None = None
     func: Callable[..., Any] | None = None
     pass_self: bool = False
     info_name: str | None = None
@@ -283,7 +285,9 @@ class PlanBuilder:
         ):
             # declared a plain read of self.<path> (schema.compiled.batch.reads)
             fp.attr = path
-            fp.read = operator.attrgetter(path)
+            fp.via = reads_via(func)
+            getter = operator.attrgetter(path)
+            fp.read = getter if fp.via is None else _converted(fp.via, getter)
             return fp
         fp.kind = RESOLVER
         fp.func = func
@@ -338,6 +342,13 @@ class PlanBuilder:
             plan = self.object_plan(t, sub_sets)
             return Completer(OBJECT, nullable, type_name=t.name, plan=plan, fast=plan.fast)
         raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
+
+
+def _converted(via: Callable[[Any], Any], getter: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def read(source: Any) -> Any:
+        return via(getter(source))
+
+    return read
 
 
 _ISOFORMAT = repr(operator.methodcaller("isoformat"))

@@ -213,12 +213,14 @@ async def test_declared_reads_are_read_directly_and_fail_as_the_resolver_does():
     # resolver. Items without a record fail the read: a nullable field becomes null
     # with an error, a non-null one nulls its parent, on both paths alike.
     q = """{ items(first: 12) { id rank } strictItems(first: 12) { id rank }
-            ok: item(id: 1) { id label } gone: item(id: 2) { id label }
-            item(id: 7) { children(first: 3) { id label rank } } }"""
+            ok: item(id: 1) { id label shade } gone: item(id: 2) { id label }
+            no_shade: item(id: 3) { id shade }
+            item(id: 7) { children(first: 3) { id label rank shade } } }"""
     ref, comp = await both(q)
     assert ref == comp
     assert "'NoneType' object has no attribute 'label'" in ref
     assert '"label": "label-1"' in ref and '"gone": null' in ref
+    assert "no shade for label-3" in ref  # the conversion failed: on both paths alike
     plan = PLANS.get((id(COMPILED._schema), q, None))
     assert isinstance(plan, OperationPlan)
     item = plan.root.fields[0].completer.item

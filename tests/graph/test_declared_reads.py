@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from schema.build import build_schema
-from schema.compiled.batch import reads_of
+from schema.compiled.batch import reads_of, reads_via
 
 
 def _declared() -> list[tuple[str, Any, str]]:
@@ -32,8 +32,22 @@ def test_declared_reads_read_their_path():
     # the views the dashboard reads are among them (a refactor that drops the marks shows here)
     assert {"Asset.symbol", "Asset.name", "Signal.kind", "Signal.value"} <= names
     for name, func, path in declared:
-        sentinel = object()
+        via = reads_via(func)
+        # a converted read gets a stored-looking string; a plain one, a unique object
+        sentinel: Any = "bullish" if via is not None else object()
         obj: Any = sentinel
         for part in reversed(path.split(".")):
             obj = SimpleNamespace(**{part: obj})
-        assert func(obj) is sentinel, f"{name} does not read self.{path}"
+        if via is None:
+            assert func(obj) is sentinel, f"{name} does not read self.{path}"
+        else:
+            assert _outcome(func, obj) == _outcome(via, sentinel), f"{name} is not via(self.{path})"
+    assert {"Signal.direction", "Price.method"} <= {n for n, f, _p in declared if reads_via(f)}
+
+
+def _outcome(fn: Any, arg: Any) -> Any:
+    """What ``fn(arg)`` returns, or the type and text of what it raises."""
+    try:
+        return ("value", fn(arg))
+    except Exception as exc:
+        return ("raised", type(exc), str(exc))
