@@ -117,8 +117,7 @@ class SessionLoader(DataLoader[K, V]):
                 await asyncio.wait((slot,))  # its outcome is read below
             if slot.cancelled():
                 raise asyncio.CancelledError
-            failure = slot.exception()
-            out.append(slot.result() if failure is None else failure)  # type: ignore[arg-type]
+            out.append(_outcome(slot))
         return out
 
     async def _fill(

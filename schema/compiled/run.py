@@ -227,19 +227,8 @@ class Run:
             for node in nodes:
                 self.field_error(error, node, fp)
             return
-        c = fp.completer
-        fast = c.fast
-        key = fp.key
         for node, value in zip(nodes, values, strict=True):
-            if fast is not None and value is not None and not isinstance(value, Exception):
-                # complete_field's generated attempt, inline: one call less per object
-                try:
-                    node.result[key] = fast(value)
-                    continue
-                except Exception:  # noqa: S110 - the generic path reports it exactly
-                    pass
-                self.complete_generic(c, value, node.result, key, node, fp, (*node.path, key), ())
-            elif isinstance(value, Exception):
+            if isinstance(value, Exception):
                 self.field_error(value, node, fp)
             else:
                 self.complete_field(fp, value, node)
@@ -320,13 +309,9 @@ class Run:
             except Exception:  # noqa: S110 - the generic path reports it exactly
                 pass
         elif c.kind == OBJECT:
-            # an object with fields to resolve: complete_generic's OBJECT case, inline
+            # an object with fields to resolve: its node, without the generic dispatch
             assert c.plan is not None
-            res: dict[str, Any] = dict.fromkeys(c.plan.keys)
-            result[key] = res
-            self.next_level.append(
-                Node(c.plan, value, res, (*node.path, key), ((result, key, c.nullable),), node)
-            )
+            self.enqueue(c.plan, value, result, key, c.nullable, (*node.path, key), (), node)
             return
         self.complete_generic(c, value, result, key, node, fp, (*node.path, key), ())
 
@@ -366,11 +351,7 @@ class Run:
         kind = c.kind
         if kind == OBJECT:
             assert c.plan is not None
-            res: dict[str, Any] = dict.fromkeys(c.plan.keys)
-            container[key] = res
-            self.next_level.append(
-                Node(c.plan, value, res, path, ((container, key, c.nullable), *outer), node)
-            )
+            self.enqueue(c.plan, value, container, key, c.nullable, path, outer, node)
             return
         if kind == LIST:
             tv = type(value)
@@ -391,8 +372,8 @@ class Run:
             item_c = c.item
             assert item_c is not None
             chain: Chain = ((container, key, c.nullable), *outer)
-            # objects with fields to resolve (no generated completion): their nodes,
-            # inline (complete_generic's OBJECT case, without two calls per item)
+            # objects with fields to resolve (no generated completion): their nodes
+            # directly, not through complete_value and complete_generic per item
             item_plan = item_c.plan if item_c.kind == OBJECT and item_c.fast is None else None
             for i, item in enumerate(items):
                 ipath = (*path, i)
@@ -401,11 +382,7 @@ class Run:
                         self.null_violation(fp, node, ipath, ((out, i, False), *chain))
                     continue
                 if item_plan is not None:
-                    res = dict.fromkeys(item_plan.keys)
-                    out[i] = res
-                    self.next_level.append(
-                        Node(item_plan, item, res, ipath, ((out, i, item_c.nullable), *chain), node)
-                    )
+                    self.enqueue(item_plan, item, out, i, item_c.nullable, ipath, chain, node)
                     continue
                 if item_c.kind == LEAF:
                     if item_c.leaf_kind == LEAF_STR and type(item) is str:
@@ -425,6 +402,25 @@ class Run:
             container[key] = c.serialize(value)
         except Exception as exc:
             self.error_at(exc, node, fp, path, ((container, key, c.nullable), *outer))
+
+    def enqueue(
+        self,
+        plan: ObjectPlan,
+        value: Any,
+        container: Any,
+        key: str | int,
+        nullable: bool,
+        path: Position,
+        outer: Chain,
+        parent: Node,
+    ) -> None:
+        """An object whose fields are still to resolve: its result dict goes into
+        ``container[key]`` and its node into the next level."""
+        res: dict[str, Any] = dict.fromkeys(plan.keys)
+        container[key] = res
+        self.next_level.append(
+            Node(plan, value, res, path, ((container, key, nullable), *outer), parent)
+        )
 
     # -- errors and null propagation -------------------------------------------
     def field_error(self, exc: Exception, node: Node, fp: FieldPlan) -> None:
