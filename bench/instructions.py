@@ -2,16 +2,20 @@
 
     python -m bench instructions [--query ticker|dashboard] [--n 100]
                                  [--path compiled|reference] [--requests 10,60]
+                                 [--accept-encoding identity]
 
 Wall-clock and CPU-time figures on a shared 2-core virtual machine move by 20-40 %
 between runs; CPU instructions do not. This runs ``bench/speed_app.py`` (the app
 ``bench speed`` measures) in one process under valgrind's callgrind twice, driving
-it with raw ASGI calls (no HTTP client, no sockets; the request accepts brotli, as
-browsers do) — once with the smaller and once with the larger request count — and
-prints the difference divided by the difference in requests: the instructions one
-request costs, with start-up and warm-up cancelled out. Needs ``valgrind`` on PATH
-and the speed bench's database (``python -m bench speed --quick`` once). A run
-takes one to a few minutes (the reference path is the slow one).
+it with raw ASGI calls (no HTTP client, no sockets) — once with the smaller and once
+with the larger request count — and prints the difference divided by the difference
+in requests: the instructions one request costs, with start-up and warm-up cancelled
+out. The request sends ``Accept-Encoding: identity`` like ``bench speed``'s client,
+so the figure is the work the HTTP bench times; ``--accept-encoding "gzip, br"`` adds
+the compression a browser asks for (brotli quality 4 is about a tenth of a 100-asset
+ticker request). Needs ``valgrind`` on PATH and the speed bench's database
+(``python -m bench speed --quick`` once). A run takes one to a few minutes (the
+reference path is the slow one).
 
 Instructions are not time (cache misses and branch mispredictions differ), but a
 change that removes work shows up exactly, which is what a before/after needs.
@@ -33,7 +37,7 @@ from typing import Any
 from bench.profile import add_app_options, use_app_env
 
 
-async def _drive(query: str, n: int, requests: int) -> None:
+async def _drive(query: str, n: int, requests: int, encoding: str = "identity") -> None:
     """Serve ``requests`` requests (after five warm-ups) through raw ASGI calls."""
     import orjson
 
@@ -45,7 +49,7 @@ async def _drive(query: str, n: int, requests: int) -> None:
         (b"host", b"bench"),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"accept-encoding", b"gzip, br"),
+        (b"accept-encoding", encoding.encode()),
     ]
 
     async with app.router.lifespan_context(app) as state:
@@ -95,7 +99,7 @@ async def _drive(query: str, n: int, requests: int) -> None:
 def _inner(args: argparse.Namespace) -> int:
     import uvloop  # the server's loop (uvicorn picks it when installed)
 
-    uvloop.run(_drive(args.query, args.n, args.inner))
+    uvloop.run(_drive(args.query, args.n, args.inner, args.accept_encoding))
     return 0
 
 
@@ -116,6 +120,8 @@ def _count(args: argparse.Namespace, requests: int, out_dir: str) -> int:
         str(args.n),
         "--path",
         args.path,
+        "--accept-encoding",
+        args.accept_encoding,
     ]
     if args.url:
         cmd += ["--url", args.url]
@@ -137,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--requests",
         default=None,
         help="the two request counts, e.g. 10,60 (default: 10,60 compiled, 4,14 reference)",
+    )
+    ap.add_argument(
+        "--accept-encoding",
+        default="identity",
+        help='the request\'s Accept-Encoding (default identity, as bench speed sends; "gzip, br"'
+        " adds compression)",
     )
     ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
     return ap
