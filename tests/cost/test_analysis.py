@@ -8,12 +8,15 @@ connections sized by ``first`` (default 10); ``tags`` assumes 5 items;
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from graphql import parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cost.actual import actual_cost
+from cost.actual import ActualCounter, _WalkCompiler, actual_cost
 from cost.analysis import AnalysisConfig, estimate, root_type_name
 from cost.model import build_model
 from cost.plan import CostAnalysisError, ShapeCache, compile_shape
@@ -256,3 +259,82 @@ def test_actual_cost_walk_is_kept_per_shape_unless_skip_or_include_decides():
     no_price = {"coins": {"edges": [{"node": {"symbol": "A"}}]}}
     assert actual_cost(MODEL, cond, off, no_price, "Query", config) == 3
     assert not cond.counters
+
+
+# The generated walk (cost.actual._WalkCompiler) against the generic one: the same
+# floats for any data, including shapes an executor never returns (lists where an
+# object belongs, nested lists, scalars, missing keys, list and dict subclasses).
+WALK_QUERIES = [
+    '{ coin(id: "a") { symbol price tags { name } } }',
+    "{ coins(first: 5) { edges { node { symbol price } } } }",
+    "{ c: coins { nodes { price } } d: coins(first: 2) { totalCount edges { cursor } } }",
+    "{ coins(first: 2) { edges { node { related(first: 3) { nodes { price } } } } } }",
+    '{ node(id: "c1") { id ... on Chain { gas { baseFee } } ... on Coin { price } } }',
+    '{ search(q: "x", limit: 4) { __typename ... on Coin { price } '
+    "... on Chain { gas { baseFee } } } }",
+    '{ coin(id: "a") { series(interval: "1h", last: 3) { v } } __typename }',
+]
+
+
+class _ListSub(list):
+    pass
+
+
+class _DictSub(dict):
+    pass
+
+
+def _walk_data(keys: list[str]):
+    leaves = st.none() | st.integers(0, 9) | st.sampled_from(["Coin", "Chain", "x"])
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.lists(inner, max_size=3).map(_ListSub)
+            | st.dictionaries(st.sampled_from(keys), inner, max_size=6)
+            | st.dictionaries(st.sampled_from(keys), inner, max_size=3).map(_DictSub)
+        ),
+        max_leaves=40,
+    )
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_generated_cost_walk_adds_what_the_generic_walk_adds(data):
+    query = data.draw(st.sampled_from(WALK_QUERIES))
+    shape = compile_shape(parse(query))
+    keys = sorted(set(re.findall(r"[A-Za-z_]\w*", query)))
+    root = data.draw(st.dictionaries(st.sampled_from(keys), _walk_data(keys), max_size=6))
+    # argument costs, the same in both walkers (the toy declares none)
+    arg_costs = data.draw(st.lists(st.sampled_from([0.0, 0.5, 3.0]), min_size=20, max_size=20))
+    results = []
+    for compiled in (False, True):
+        counter = ActualCounter(MODEL, AnalysisConfig(), None)
+        collected = counter.collect([shape.root], "Query")
+        pending, seen = [collected], 0
+        while pending:  # every selection reachable from the root, in a fixed order
+            c = pending.pop(0)
+            for _key, entry in c.pairs:
+                entry.arg_cost = arg_costs[seen % len(arg_costs)]
+                seen += 1
+                if not entry.fc.is_leaf and not entry.fc.is_abstract:
+                    pending.append(counter.collect_for(entry, entry.fc.returns))
+        if compiled:
+            walk = _WalkCompiler(counter).object_walk(collected)
+            results.append(walk(root))
+        else:
+            results.append(counter.object_cost(collected, root))
+    assert results[0] == results[1], (query, root)
+
+
+def test_kept_walker_generates_its_walk_on_second_use():
+    shape = compile_shape(parse("{ coins(first: 5) { edges { node { symbol price } } } }"))
+    data = {"coins": {"edges": [{"node": {"symbol": "A", "price": 1}}] * 3}}
+    config = AnalysisConfig()
+    assert actual_cost(MODEL, shape, None, data, "Query", config) == 1 + 3 * 4
+    ((_m, _c, counter),) = shape.counters.values()
+    root = counter.collect([shape.root], "Query")
+    assert root.walk is None  # a one-off document never pays for code generation
+    assert actual_cost(MODEL, shape, None, data, "Query", config) == 1 + 3 * 4
+    assert root.walk is not None and "def walk(obj):" in (root.walk.__doc__ or "")
+    assert actual_cost(MODEL, shape, None, {"coins": None}, "Query", config) == 0
