@@ -345,8 +345,14 @@ class _WalkCompiler:
         generic = self.bind(partial(counter.value_cost, entry))
         weight = self.bind(entry.fc.weight)
         if mode == _COUNTED:
-            count = "_count" if entry.fc.is_leaf else "_count_objects"
-            return f"({weight} * {count}(v) if type(v) is list else {generic}(v))"
+            if entry.fc.is_leaf:
+                return f"({weight} * _count(v) if type(v) is list else {generic}(v))"
+            # _count_objects, inline for a list of objects; a single object: its weight
+            objects = "(not v or type(v[0]) is dict)"
+            return (
+                f"({weight} * (len(v) - v.count(None)) if type(v) is list and {objects}"
+                f" else {weight} if type(v) is dict else {generic}(v))"
+            )
         if mode == _OBJECT:
             assert entry.child is not None
             child = self.bind(self.object_walk(entry.child))
