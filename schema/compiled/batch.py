@@ -70,7 +70,8 @@ def reads(path: str, via: Callable[[Any], Any] | None = None) -> Callable[[F], F
     """Declare the decorated resolver (``self`` only) a read of ``self.<path>``,
     e.g. ``@reads("record.kind")`` on ``def kind(self) -> str: return self.record.kind``;
     with ``via``, of ``via(self.<path>)`` (a plain synchronous conversion, e.g. a stored
-    string to an enum member)."""
+    string to an enum member). The conversion must be pure — the same input gives the
+    same output — as generated code remembers its serialised result per stored string."""
     if not path or not all(part.isidentifier() for part in path.split(".")):
         raise ValueError(f"not an attribute path: {path!r}")
 

@@ -104,6 +104,7 @@ class _Gen:
             "_as_co": as_coroutine,
             "_aw": _awaitable,
             "_datetime": datetime,
+            "_keep": _keep,
         }
         self.counter = 0
 
@@ -181,7 +182,7 @@ class _Gen:
 
 def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
     """The generated completion function for ``plan``, or None when it is not pure."""
-    from schema.compiled.plan import ATTR, RESOLVER, TYPENAME
+    from schema.compiled.plan import ATTR, LEAF, RESOLVER, TYPENAME
 
     gen = _Gen()
     body: list[str] = []
@@ -195,6 +196,13 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
             if not _is_path(fp.attr):
                 return None
             read = f"src.{fp.attr}"
+            if fp.via is not None and fp.completer.kind == LEAF:
+                memoised = _via_leaf(gen, fp, r)
+                if memoised is None:
+                    return None
+                body += memoised
+                entries.append(f"{fp.key!r}: {r}")
+                continue
             if fp.via is not None:
                 read = f"{gen.name('c', fp.via)}({read})"
             body.append(f"v = {read}")
@@ -222,6 +230,45 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
         "\n".join(lines), f"<plan {plan.type_name}>", "complete"
     )
     return fn
+
+
+def _via_leaf(gen: _Gen, fp: FieldPlan, r: str) -> list[str] | None:
+    """Lines completing a converted read (``@reads(path, via=fn)``) of a leaf into
+    ``r``, memoised per stored string: a stored ``"bullish"`` becomes ``"BULLISH"``
+    with one dict lookup instead of a call of the conversion and the serialiser.
+
+    Declared conversions are pure (:func:`schema.compiled.batch.reads`), and only
+    immutable serialisations of ``str`` inputs are kept (bounded), so a memoised
+    answer is the one the conversion and serialiser would give.
+    """
+    c = fp.completer
+    expr = gen.value_expr(c, "v", 0)
+    if expr is None:
+        return None
+    memo = gen.name("mv", {})
+    lines = [
+        f"raw = src.{fp.attr}",
+        f"{r} = {memo}.get(raw) if type(raw) is str else None",
+        f"if {r} is None:",
+        f"    v = {gen.name('c', fp.via)}(raw)",
+    ]
+    if c.nullable:
+        lines.append(f"    {r} = None if v is None else {expr}")
+    else:
+        lines += ["    if v is None: raise _Slow", f"    {r} = {expr}"]
+    lines.append(f"    if type(raw) is str: _keep({memo}, raw, {r})")
+    return lines
+
+
+_VIA_MEMO_SIZE = 256
+
+
+def _keep(memo: dict[str, Any], raw: str, result: Any) -> None:
+    """Remember ``result`` for ``raw`` if it is an immutable, non-null serialisation."""
+    if type(result) in (str, int, float, bool):
+        if len(memo) >= _VIA_MEMO_SIZE:
+            memo.clear()
+        memo[raw] = result
 
 
 def _is_path(attr: str) -> bool:

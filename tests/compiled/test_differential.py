@@ -228,3 +228,22 @@ async def test_declared_reads_are_read_directly_and_fail_as_the_resolver_does():
     rank = next(f for f in item.plan.fields if f.name == "rank")
     assert rank.kind == ATTR and rank.attr == "meta.rank"
     assert item.plan.fast is not None  # a pure selection: generated code reads the path
+
+
+async def test_converted_reads_of_a_pure_selection_agree_per_value():
+    # Items 8, 9 and 10 all have a record; their labels convert to RED, RED, GREEN.
+    # The selection is pure, so generated code converts them, remembering the
+    # serialised shade per stored label: each item must still get its own.
+    q = "{ items(first: 3, offset: 8) { id shade } again: items(first: 3, offset: 8) { shade } }"
+    ref, comp = await both(q)
+    assert ref == comp
+    assert json.loads(ref)["data"]["items"] == [
+        {"id": 8, "shade": "RED"},
+        {"id": 9, "shade": "RED"},
+        {"id": 10, "shade": "GREEN"},
+    ]
+    plan = PLANS.get((id(COMPILED._schema), q, None))
+    assert isinstance(plan, OperationPlan)
+    item = plan.root.fields[0].completer.item
+    assert item is not None and item.plan is not None and item.plan.fast is not None
+    assert "mv" in (item.plan.fast.__doc__ or "")  # the memoised conversion
