@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, MutableMapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from contextvars import ContextVar
+from itertools import repeat, starmap
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -83,88 +85,133 @@ class SessionLoader(DataLoader[K, V]):
         """
         # Without the loader's cache, a call still loads each distinct key once.
         cache: MutableMapping[Any, asyncio.Future[V]] = self._cache if self.cache else {}
-        get_key = None if self._identity_keys else self.get_cache_key
-        # per key: the index of its outcome in this call's batch, or a shared future
-        slots: list[int | asyncio.Future[V]] = []
-        fresh: list[tuple[K, asyncio.Future[V]]] = []
+        cache_keys: Sequence[Any] = (
+            keys if self._identity_keys else list(map(self.get_cache_key, keys))
+        )
         loop = asyncio.get_running_loop()
-        for key in keys:
-            cache_key = key if get_key is None else get_key(key)
-            cached = cache.get(cache_key)
-            if cached is None:
-                cache[cache_key] = future = loop.create_future()
-                slots.append(len(fresh))
-                fresh.append((key, future))
-            else:
-                slots.append(cached)
+        create_future = loop.create_future
+        count = len(cache_keys)
+        # per shared key (cached, in flight, or a repeat in this call): how many fresh
+        # keys precede it, and its future
+        shared: list[tuple[int, asyncio.Future[V]]] = []
+        # The common case, every key distinct and new to the cache, without a
+        # bytecode per key: a future each, all cached at once.
+        fresh_keys: list[K] | None = None
+        futures: list[asyncio.Future[V]] = []
+        if not cache or cache.keys().isdisjoint(cache_keys):
+            futures = list(starmap(create_future, repeat((), count)))
+            new = dict(zip(cache_keys, futures, strict=True))
+            if len(new) == count:  # no key repeated
+                cache.update(new)
+                fresh_keys = list(keys)
+        if fresh_keys is None:  # key by key
+            fresh_keys = []
+            futures = []
+            add_key = fresh_keys.append
+            add_future = futures.append
+            add_shared = shared.append
+            cache_get = cache.get
+            for key, cache_key in zip(keys, cache_keys, strict=True):
+                cached = cache_get(cache_key)
+                if cached is None:
+                    cache[cache_key] = future = create_future()
+                    add_key(key)
+                    add_future(future)
+                else:
+                    add_shared((len(fresh_keys), cached))
         outcomes: list[V | Exception | None] = []
-        if fresh:
+        if fresh_keys:
             tasks = self.inflight.tasks
-            task = loop.create_task(self._fill(fresh))
+            task = loop.create_task(self._fill(fresh_keys, futures))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             await asyncio.wait((task,))  # not cancelled with this caller: others share it
             outcomes, cancelled = task.result()  # a cancelled batch raises CancelledError
             if cancelled:  # a key's future was cancelled, as awaiting it would raise
                 raise asyncio.CancelledError
+        if not shared:  # every key fresh: the batch's outcomes (a list of this call's own)
+            return outcomes  # type: ignore[return-value] # None only if cancelled
         out: list[V | Exception] = []
-        for slot in slots:
-            if type(slot) is int:
-                out.append(outcomes[slot])  # type: ignore[arg-type] # None only if cancelled
-                continue
-            assert not isinstance(slot, int)
-            if not slot.done():
-                await asyncio.wait((slot,))  # its outcome is read below
-            if slot.cancelled():
+        append = out.append
+        placed = 0  # fresh outcomes in out
+        for before, future in shared:
+            if before > placed:
+                out += outcomes[placed:before]  # type: ignore[arg-type]
+                placed = before
+            if not future.done():
+                await asyncio.wait((future,))  # its outcome is read below
+            if future.cancelled():
                 raise asyncio.CancelledError
-            out.append(_outcome(slot))
+            failure = future.exception()  # _outcome's, inline
+            append(future.result() if failure is None else failure)  # type: ignore[arg-type]
+        out += outcomes[placed:]  # type: ignore[arg-type]
         return out
 
     async def _fill(
-        self, pending: list[tuple[K, asyncio.Future[V]]]
+        self, keys: list[K], futures: list[asyncio.Future[V]]
     ) -> tuple[list[V | Exception | None], bool]:
-        """Run the batch function over ``pending`` keys and settle their futures; return
-        their outcomes in order (a value, or the exception the future holds) and whether
-        any of them had been cancelled (its outcome is then None)."""
+        """Run the batch function over ``keys`` and settle their ``futures`` (all made
+        by one ``loop.create_future``); return their outcomes in order (a value, or the
+        exception the future holds) and whether any of them had been cancelled (its
+        outcome is then None)."""
         outcomes: list[V | Exception | None] = []
         cancelled = False
-        size = self.max_batch_size or len(pending)
-        for start in range(0, len(pending), size):
-            part = pending[start : start + size]
+        count = len(keys)
+        size = self.max_batch_size or count
+        future_type = type(futures[0])
+        done = future_type.done
+        set_result = future_type.set_result
+        for start in range(0, count, size):
+            if size >= count:  # one batch: these lists are this call's own
+                batch, part = keys, futures
+            else:
+                batch, part = keys[start : start + size], futures[start : start + size]
+            values: list[Any]
             try:
-                values = list(await self.batch_load_fn([key for key, _future in part]))
+                values = list(await self.batch_load_fn(batch))
                 if len(values) != len(part):
                     raise TypeError(
                         f"{type(self).__name__}: the batch function returned {len(values)} "
                         f"values for {len(part)} keys"
                     )
             except Exception as exc:
-                for _key, future in part:
+                add = outcomes.append
+                for future in part:
                     if not future.done():
                         future.set_exception(exc)
                     cancelled |= future.cancelled()
-                    outcomes.append(_outcome(future))
+                    add(_outcome(future))  # which retrieves exc: nothing logs it unawaited
                 continue
             except BaseException:
-                for _key, future in pending[start:]:
+                for future in futures[start:]:
                     future.cancel()
                 raise
-            for (_key, future), value in zip(part, values, strict=True):
-                if future.done():  # settled elsewhere (cancelled): report what it holds
-                    cancelled |= future.cancelled()
-                    outcomes.append(_outcome(future))
-                elif isinstance(value, Exception):
-                    future.set_exception(value)
-                    outcomes.append(value)
-                else:
-                    future.set_result(value)
-                    outcomes.append(value)
+            if any(map(done, part)) or any(map(isinstance, values, repeat(Exception))):
+                for index, future in enumerate(part):
+                    value = values[index]
+                    if future.done():  # settled elsewhere (cancelled): report what it holds
+                        cancelled |= future.cancelled()
+                        values[index] = _outcome(future)
+                    elif isinstance(value, Exception):
+                        future.set_exception(value)
+                    else:
+                        future.set_result(value)
+            else:  # the common case: every key gets its value
+                _drain(map(set_result, part, values))
+            if start:
+                outcomes += values
+            else:
+                outcomes = values
         return outcomes, cancelled
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "batch_load_fn" in cls.__dict__:
             cls.batch_load_fn = _observed(cls.__dict__["batch_load_fn"], cls.__name__)  # type: ignore[misc]
+
+
+#: consumes an iterator (of calls made for their effect) without a bytecode per item
+_drain: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 
 
 def _outcome(future: asyncio.Future[Any]) -> Any:
