@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -12,6 +13,7 @@ from cost.directives import list_size
 from resolvers.consensus import Consensus, Conversion, SourceVerdict
 from resolvers.instant import Instant
 from schema.compiled.batch import reads
+from schema.view import constructor
 from storage.records import QuoteRecord
 
 
@@ -192,7 +194,11 @@ class Price:
 
     @classmethod
     def of(cls, c: Consensus) -> Price:
-        return cls(consensus=c)
+        return make_price(c)
+
+
+#: ``Price(consensus=)``, positionally and at half the cost (schema.view)
+make_price: Callable[[Consensus], Price] = constructor(Price)
 
 
 @strawberry.type(

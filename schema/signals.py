@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -13,6 +14,7 @@ from cost.directives import list_size
 from resolvers.instant import Instant
 from resolvers.signals import grade_components
 from schema.compiled.batch import reads
+from schema.view import constructor
 from storage.records import SignalRecord
 
 
@@ -80,7 +82,11 @@ class Signal:
 
     @classmethod
     def of(cls, s: SignalRecord, instant: Instant) -> Signal:
-        return cls(record=s, instant=instant)
+        return make_signal(s, instant)
+
+
+#: ``Signal(record=, instant=)``, positionally and at half the cost (schema.view)
+make_signal: Callable[[SignalRecord, Instant], Signal] = constructor(Signal)
 
 
 @strawberry.type(description="One weighted component of a trader grade.")
