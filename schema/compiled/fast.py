@@ -313,7 +313,7 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
     own serialisation stored directly, everything else (nulls, conversions,
     objects, lists, errors) handed to the run's generic methods.
     """
-    from schema.compiled.plan import ATTR, RESOLVER, TYPENAME
+    from schema.compiled.plan import ATTR, OBJECT, RESOLVER, TYPENAME
 
     gen = _Gen()
     lines = [
@@ -371,7 +371,27 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             ]
             indent = "            "
         check = leaf_check(fp.completer, "v")
-        if check is None:
+        c = fp.completer
+        if check is None and c.fast is not None:
+            # complete_field's generated completion, inline (it retries on failure)
+            lines += [
+                f"{indent}try:",
+                f"{indent}    if v is None: raise _Slow",
+                f"{indent}    result[{key}] = {gen.name('f', c.fast)}(v)",
+                f"{indent}except Exception:",
+                f"{indent}    run.complete_field({f}, v, node)",
+            ]
+        elif check is None and c.kind == OBJECT and c.plan is not None:
+            # complete_field's step for an object with fields to resolve, inline
+            path = f"(*node.path, {key})"
+            lines += [
+                f"{indent}if v is None:",
+                f"{indent}    run.complete_field({f}, v, node)",
+                f"{indent}else:",
+                f"{indent}    run.enqueue({gen.name('p', c.plan)}, v, result, {key},"
+                f" {c.nullable!r}, {path}, (), node)",
+            ]
+        elif check is None:
             lines.append(f"{indent}run.complete_field({f}, v, node)")
         else:
             lines += [

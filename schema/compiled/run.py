@@ -227,7 +227,16 @@ class Run:
             for node in nodes:
                 self.field_error(error, node, fp)
             return
+        fast = fp.completer.fast
+        key = fp.key
         for node, value in zip(nodes, values, strict=True):
+            if fast is not None and value is not None and not isinstance(value, Exception):
+                # complete_field's generated completion, without a call per object
+                try:
+                    node.result[key] = fast(value)
+                    continue
+                except Exception:  # noqa: S110 - complete_field reports it exactly
+                    pass
             if isinstance(value, Exception):
                 self.field_error(value, node, fp)
             else:
