@@ -108,6 +108,10 @@ async def _candles(
     ]
 
 
+def _global_id(canonical_id: str) -> strawberry.ID:
+    return strawberry.ID(to_global_id("Asset", canonical_id))
+
+
 @strawberry.type(
     description=(
         "A canonical crypto asset: one identity across every source. Values below are read "
@@ -119,8 +123,9 @@ class Asset(Node):
     instant: strawberry.Private[Instant]
 
     @strawberry.field(description="Opaque global id for `node(id:)`.")
+    @reads("record.canonical_id", via=_global_id)
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id("Asset", self.record.canonical_id))
+        return _global_id(self.record.canonical_id)
 
     @strawberry.field(description="Canonical id (CoinGecko id for coins, CAIP-19 for tokens).")
     @reads("record.canonical_id")

@@ -260,7 +260,7 @@ def _via_leaf(gen: _Gen, fp: FieldPlan, r: str) -> list[str] | None:
     return lines
 
 
-_VIA_MEMO_SIZE = 256
+_VIA_MEMO_SIZE = 4096
 
 
 def _keep(memo: dict[str, Any], raw: str, result: Any) -> None:
@@ -342,7 +342,17 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
                 return None
             get = f"src.{fp.attr}"
             if fp.via is not None:
-                get = f"{gen.name('c', fp.via)}({get})"
+                # the conversion's result remembered per stored string (see _via_leaf)
+                memo = gen.name("mv", {})
+                lines += [
+                    "    try:",
+                    f"        raw = {get}",
+                    f"        v = {memo}.get(raw) if type(raw) is str else None",
+                    "        if v is None:",
+                    f"            v = {gen.name('c', fp.via)}(raw)",
+                    f"            if type(raw) is str: _keep({memo}, raw, v)",
+                ]
+                get = ""
         elif fp.kind == RESOLVER:
             call = gen.call(
                 fp, info=f"run.info_for({f}, node)", variables=f"run.kwargs_by_field[{id(fp)}]"
@@ -352,9 +362,9 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
             get = call
         else:
             return None
+        if get:
+            lines += ["    try:", f"        v = {get}"]
         lines += [
-            "    try:",
-            f"        v = {get}",
             "    except Exception as exc:",
             f"        run.field_error(exc, node, {f})",
             "    else:",
