@@ -60,7 +60,6 @@ class Node:
     path: Position
     chain: Chain  # where this node's dict lives, innermost first
     parent: Node | None
-    dead: bool = False
 
 
 #: coroutines to drive, each with its node (a list of nodes for a batch) and field
@@ -384,14 +383,26 @@ class Run:
             # objects with fields to resolve (no generated completion): their nodes
             # directly, not through complete_value and complete_generic per item
             item_plan = item_c.plan if item_c.kind == OBJECT and item_c.fast is None else None
+            if item_plan is not None:
+                # enqueue, inline: one node per object for the next level
+                keys = item_plan.keys
+                add = self.next_level.append
+                nullable = item_c.nullable
+                for i, item in enumerate(items):
+                    if item is None:
+                        if not nullable:
+                            ipath = (*path, i)
+                            self.null_violation(fp, node, ipath, ((out, i, False), *chain))
+                        continue
+                    res: dict[str, Any] = dict.fromkeys(keys)
+                    out[i] = res
+                    add(Node(item_plan, item, res, (*path, i), ((out, i, nullable), *chain), node))
+                return
             for i, item in enumerate(items):
                 ipath = (*path, i)
                 if item is None:
                     if not item_c.nullable:
                         self.null_violation(fp, node, ipath, ((out, i, False), *chain))
-                    continue
-                if item_plan is not None:
-                    self.enqueue(item_plan, item, out, i, item_c.nullable, ipath, chain, node)
                     continue
                 if item_c.kind == LEAF:
                     if item_c.leaf_kind == LEAF_STR and type(item) is str:
@@ -461,7 +472,6 @@ class Run:
                     return pos
                 pos = pos[:-1]
             assert current is not None
-            current.dead = True
             chain = current.chain
             current = current.parent
             if current is None:
