@@ -170,10 +170,26 @@ def reaged(c: Consensus, at: datetime) -> Consensus:
     flags, only the ages differ. So a consensus computed at one instant is
     valid at another once its ages are recomputed — which is what this does
     (``resolvers.prices`` keeps computed consensuses across requests this way).
+    Built positionally (``_replace`` costs a keyword round trip per tuple): every
+    asset of a request at a new instant goes through here.
     """
-    return c._replace(
-        age_seconds=age_at(at, c.observed_at),
-        sources=tuple(v._replace(age_seconds=age_at(at, v.entry.observed_at)) for v in c.sources),
+    value, quote, observed_at, _, stale, count, spread, method, outliers, sources = c
+    return Consensus(
+        value,
+        quote,
+        observed_at,
+        age_at(at, observed_at),
+        stale,
+        count,
+        spread,
+        method,
+        outliers,
+        tuple(
+            [
+                SourceVerdict(entry, age_at(at, entry.observed_at), is_stale, used, excluded)
+                for entry, _, is_stale, used, excluded in sources
+            ]
+        ),
     )
 
 

@@ -52,16 +52,29 @@ def per_instant(make: Callable[[Instant], T]) -> Callable[[Instant], T]:
     A list's assets share their instant: a batch resolver derives windows and
     look-backs once, not per asset. Keyed by identity (an ``Instant`` hashes through
     a Python-level ``__hash__``); the memo keeps each instant, so an id is not reused.
+    A run of calls with the same instant object (the usual batch) is answered from
+    the last call's value without a lookup. The memo lives as long as ``get`` (its
+    callers make one per batch).
     """
     memo: dict[int, tuple[Instant, T]] = {}
+    last: object = _NO_INSTANT
+    value: T
 
     def get(instant: Instant) -> T:
+        nonlocal last, value
+        if instant is last:
+            return value
         hit = memo.get(id(instant))
         if hit is None:
             hit = memo[id(instant)] = (instant, make(instant))
-        return hit[1]
+        last, value = hit
+        return value
 
     return get
+
+
+#: ``per_instant``'s last instant before its first call: no ``Instant`` is this object
+_NO_INSTANT = object()
 
 
 def require_aware(name: str, value: datetime) -> datetime:

@@ -26,9 +26,14 @@ async def latest_signals_many(
     """:func:`latest_signals` for many (asset id, instant) pairs: one load for all."""
     max_age = ctx.graph.signal_max_age_seconds
     since = per_instant(lambda instant: instant.minus(max_age))
-    return await ctx.loaders.signals_by_asset.load_all(
-        [SignalKey(asset_id, instant.at, since(instant)) for asset_id, instant in assets]
-    )
+    keys: list[SignalKey] = []
+    last: Instant | None = None
+    for asset_id, instant in assets:
+        if instant is not last:  # a list's assets share one instant: no call per asset
+            last = instant
+            at, start = instant.at, since(instant)
+        keys.append(SignalKey(asset_id, at, start))
+    return await ctx.loaders.signals_by_asset.load_all(keys)
 
 
 def kind_filter(kinds: Sequence[str] | None) -> frozenset[str] | None:
