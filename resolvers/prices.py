@@ -20,6 +20,10 @@ from storage.records import QuoteRecord
 
 _E = TypeVar("_E", bound=Exception)
 
+#: ``tuple.__new__``: builds a named-tuple key from its fields without the type's
+#: Python-level ``__new__`` (a list of a thousand assets builds a thousand keys)
+_tuple_new = tuple.__new__
+
 _QUOTE = re.compile(r"^[A-Z0-9]{2,12}$")
 
 
@@ -58,7 +62,8 @@ async def latest_quotes_many(
         if instant is not last:  # a list's assets share one instant: no call per asset
             last = instant
             current = window(instant)
-        keys.append(QuoteKey(asset_id, current))
+        # QuoteKey(asset_id, current), built in C: a named tuple's __new__ runs Python
+        keys.append(_tuple_new(QuoteKey, (asset_id, current)))
     return await ctx.loaders.quotes_by_asset.load_all(keys)
 
 

@@ -14,6 +14,8 @@ from storage.records import SignalRecord
 
 GRADE_KIND = "trader_grade"
 
+_tuple_new = tuple.__new__
+
 
 async def latest_signals(ctx: Context, asset_id: int, instant: Instant) -> list[SignalRecord]:
     key = SignalKey(asset_id, instant.at, instant.minus(ctx.graph.signal_max_age_seconds))
@@ -32,7 +34,8 @@ async def latest_signals_many(
         if instant is not last:  # a list's assets share one instant: no call per asset
             last = instant
             at, start = instant.at, since(instant)
-        keys.append(SignalKey(asset_id, at, start))
+        # SignalKey(asset_id, at, start), built in C (see resolvers.prices._tuple_new)
+        keys.append(_tuple_new(SignalKey, (asset_id, at, start)))
     return await ctx.loaders.signals_by_asset.load_all(keys)
 
 
