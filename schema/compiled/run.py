@@ -28,6 +28,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, located_error
 from graphql.pyutils import Path
 from strawberry.types.info import Info
 
+from loaders.base import wait_all
 from schema.compiled.fast import MAX_INT, MIN_INT, as_coroutine
 from schema.compiled.fast import is_awaitable_type as _is_awaitable
 from schema.compiled.plan import (
@@ -273,7 +274,7 @@ class Run:
                             yielded._asyncio_future_blocking = False
                         futures.append(yielded)
                 if futures:
-                    await asyncio.wait(futures)
+                    await wait_all(futures)
                 elif waiting:
                     await asyncio.sleep(0)  # a bare yield: let the loop run once
         finally:

@@ -176,3 +176,30 @@ async def test_a_cancelled_shared_key_fails_the_call():
     with pytest.raises(asyncio.CancelledError):
         await loader.load_all([1, 3, 4])
     assert await loader.load_all([4, 1]) == [16, 1]  # the fresh keys were loaded all the same
+
+
+async def test_wait_all_waits_for_every_future_and_never_cancels_them():
+    from loaders.base import wait_all
+
+    loop = asyncio.get_running_loop()
+    a, b = loop.create_future(), loop.create_future()
+    waiting = asyncio.ensure_future(wait_all([a, b, a]))  # a repeated future counts once
+    await asyncio.sleep(0)
+    a.set_result(1)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    b.set_exception(ValueError("b"))
+    assert await asyncio.wait_for(waiting, 1) is None
+    assert b.exception() is not None  # outcomes stay on the futures
+    await wait_all([a, b])  # all done already: returns at once
+
+    c = loop.create_future()
+    waiting = asyncio.ensure_future(wait_all([c]))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not c.cancelled()  # the caller's cancellation is not the future's
+    assert c.remove_done_callback(lambda _f: None) == 0
+    assert not c._callbacks  # type: ignore[attr-defined] # nothing left behind
