@@ -329,9 +329,12 @@ class _WalkCompiler:
         collected.walk = partial(self.counter.object_cost_generic, collected)
         lines = ["def walk(obj):", "    total = 0.0", "    get = obj.get"]
         for key, entry in collected.pairs:
+            if not entry.arg_cost:  # a missing key and a null cost the same: nothing
+                lines += [f"    v = get({key!r})", "    if v is not None:"]
+                lines.append(f"        total += {self.value(entry)}")
+                continue
             lines += [f"    v = get({key!r}, _M)", "    if v is not _M:"]
-            if entry.arg_cost:
-                lines.append(f"        total += {self.bind(entry.arg_cost)}")
+            lines.append(f"        total += {self.bind(entry.arg_cost)}")
             lines += ["        if v is not None:", f"            total += {self.value(entry)}"]
         lines.append("    return total")
         walk: Callable[[dict[str, Any]], float] = self.define(lines, "walk")
