@@ -294,15 +294,15 @@ class _WalkCompiler:
         def walk(obj):
             total = 0.0
             get = obj.get
-            v = get('price', _M)
-            if v is not _M:
-                if v is not None:
-                    total += (w1 if type(v) is dict else g2(v))
-            v = get('signals', _M)
+            v = get('price')
+            if v is not None:
+                total += (w1 if type(v) is dict else g2(v))
+            v = get('signals')
             ...
             return total
 
-    Names bound in (weights, argument costs, child walks, the generic fallbacks)
+    (A key with an argument cost reads ``get(key, _M)``: present and null still costs
+    its argument.) Names bound in (weights, argument costs, child walks, the generic fallbacks)
     come from the model, never from a request; keys are emitted through ``repr``.
     """
 
