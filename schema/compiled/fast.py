@@ -187,6 +187,14 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
     gen = _Gen()
     body: list[str] = []
     entries: list[str] = []
+    # A first attribute several fields read through (``record`` of a view) is read
+    # once: reads are pure, and any failure sends the whole object to the generic path.
+    firsts = [fp.attr.split(".")[0] for fp in plan.fields if fp.kind == ATTR and "." in fp.attr]
+    hoisted: dict[str, str] = {}
+    for first in dict.fromkeys(firsts):
+        if firsts.count(first) > 1 and first.isidentifier():
+            hoisted[first] = f"h{len(hoisted)}"
+            body.append(f"{hoisted[first]} = src.{first}")
     for i, fp in enumerate(plan.fields):
         r = f"r{i}"
         if fp.kind == TYPENAME:
@@ -195,9 +203,10 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
         if fp.kind == ATTR:
             if not _is_path(fp.attr):
                 return None
-            read = f"src.{fp.attr}"
+            first, _, rest = fp.attr.partition(".")
+            read = f"{hoisted[first]}.{rest}" if first in hoisted else f"src.{fp.attr}"
             if fp.via is not None and fp.completer.kind == LEAF:
-                memoised = _via_leaf(gen, fp, r)
+                memoised = _via_leaf(gen, fp, r, read)
                 if memoised is None:
                     return None
                 body += memoised
@@ -232,10 +241,11 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
     return fn
 
 
-def _via_leaf(gen: _Gen, fp: FieldPlan, r: str) -> list[str] | None:
-    """Lines completing a converted read (``@reads(path, via=fn)``) of a leaf into
-    ``r``, memoised per stored string: a stored ``"bullish"`` becomes ``"BULLISH"``
-    with one dict lookup instead of a call of the conversion and the serialiser.
+def _via_leaf(gen: _Gen, fp: FieldPlan, r: str, read: str) -> list[str] | None:
+    """Lines completing a converted read (``@reads(path, via=fn)``) of a leaf, the
+    value of the expression ``read``, into ``r``, memoised per stored string: a stored
+    ``"bullish"`` becomes ``"BULLISH"`` with one dict lookup instead of a call of the
+    conversion and the serialiser.
 
     Declared conversions are pure (:func:`schema.compiled.batch.reads`), and only
     immutable serialisations of ``str`` inputs are kept (bounded), so a memoised
@@ -247,7 +257,7 @@ def _via_leaf(gen: _Gen, fp: FieldPlan, r: str) -> list[str] | None:
         return None
     memo = gen.name("mv", {})
     lines = [
-        f"raw = src.{fp.attr}",
+        f"raw = {read}",
         f"{r} = {memo}.get(raw) if type(raw) is str else None",
         f"if {r} is None:",
         f"    v = {gen.name('c', fp.via)}(raw)",
