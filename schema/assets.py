@@ -63,13 +63,18 @@ async def _signals(
 ) -> list[list[Signal] | Exception]:
     found = await signal_resolvers.latest_signals_many(info.context, _of(assets))
     wanted = signal_resolvers.kind_filter(kinds)
-    of_kinds = signal_resolvers.of_kinds
-    return [
-        rows
-        if isinstance(rows, Exception)
-        else [make_signal(s, a.instant) for s in of_kinds(rows, wanted)]
-        for a, rows in zip(assets, found, strict=True)
-    ]
+    out: list[list[Signal] | Exception] = []
+    for a, rows in zip(assets, found, strict=True):
+        if isinstance(rows, Exception):
+            out.append(rows)
+            continue
+        instant = a.instant
+        # signal_resolvers.of_kinds, inline: one list per asset instead of two
+        if wanted is None:
+            out.append([make_signal(s, instant) for s in rows])
+        else:
+            out.append([make_signal(s, instant) for s in rows if s.kind in wanted])
+    return out
 
 
 async def _grades(assets: Sequence[Asset], info: Info) -> list[Grade | Exception | None]:
