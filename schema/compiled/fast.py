@@ -182,9 +182,26 @@ class _Gen:
 
 def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
     """The generated completion function for ``plan``, or None when it is not pure."""
+    gen = _Gen()
+    found = _object_body(gen, plan)
+    if found is None:
+        return None
+    body, result = found
+    lines = ["def complete(src):"]
+    lines += [f"    {line}" for line in body]
+    lines.append(f"    return {result}")
+    fn: Callable[[Any], dict[str, Any]] = gen.define(
+        "\n".join(lines), f"<plan {plan.type_name}>", "complete"
+    )
+    return fn
+
+
+def _object_body(gen: _Gen, plan: ObjectPlan) -> tuple[list[str], str] | None:
+    """The lines completing the object in ``src`` of pure ``plan`` and the expression of
+    its result dict (None: not pure). Its names are local to one object, so the lines
+    can also run once per item of a list (:func:`compile_list`)."""
     from schema.compiled.plan import ATTR, LEAF, RESOLVER, TYPENAME
 
-    gen = _Gen()
     body: list[str] = []
     entries: list[str] = []
     # A first attribute several fields read through (``record`` of a view) is read
@@ -232,13 +249,7 @@ def compile_object(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]] | None:
             body.append("if v is None: raise _Slow")
             body.append(f"{r} = {expr}")
         entries.append(f"{fp.key!r}: {r}")
-    lines = ["def complete(src):"]
-    lines += [f"    {line}" for line in body]
-    lines.append("    return {" + ", ".join(entries) + "}")
-    fn: Callable[[Any], dict[str, Any]] = gen.define(
-        "\n".join(lines), f"<plan {plan.type_name}>", "complete"
-    )
-    return fn
+    return body, "{" + ", ".join(entries) + "}"
 
 
 def _via_leaf(gen: _Gen, fp: FieldPlan, r: str, read: str) -> list[str] | None:
@@ -427,8 +438,35 @@ def compile_resolve(plan: ObjectPlan) -> Callable[[Any, Any, list[Any]], None] |
 
 
 def compile_list(c: Completer) -> Callable[[Any], list[Any]] | None:
-    """The generated completion of a whole (non-null) list value, or None."""
+    """The generated completion of a whole (non-null) list value, or None.
+
+    A list of pure objects completes each item in the loop's own body (one call for
+    the list, none per item); other lists are one comprehension.
+    """
+    from schema.compiled.plan import OBJECT
+
     gen = _Gen()
+    item = c.item
+    if item is not None and item.kind == OBJECT and item.plan is not None and item.fast:
+        found = _object_body(gen, item.plan)
+        if found is not None:
+            body, result = found
+            lines = [
+                "def complete(value):",
+                "    if type(value) is not list and type(value) is not tuple: raise _Slow",
+                "    out = []",
+                "    add = out.append",
+                "    for src in value:",
+                "        if src is None:",
+                "            add(None)" if item.nullable else "            raise _Slow",
+                "            continue",
+            ]
+            lines += [f"        {line}" for line in body]
+            lines += [f"        add({result})", "    return out"]
+            loop: Callable[[Any], list[Any]] = gen.define(
+                "\n".join(lines), f"<plan list of {item.plan.type_name}>", "complete"
+            )
+            return loop
     expr = gen.value_expr(c, "value", 0)
     if expr is None:
         return None

@@ -14,6 +14,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 import strawberry
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from hypothesis import HealthCheck, given, settings
@@ -21,8 +22,9 @@ from hypothesis_graphql import queries
 
 from schema.compiled.errors import DocumentOrder
 from schema.compiled.executor import PLANS, STATS, CompiledExecutor, ReferenceExecutor
+from schema.compiled.fast import Slow
 from schema.compiled.plan import ATTR, OperationPlan
-from tests.compiled.toy import Query, make_context
+from tests.compiled.toy import Query, make_context, make_item
 
 REFERENCE = strawberry.Schema(query=Query, execution_context_class=ReferenceExecutor)
 COMPILED = strawberry.Schema(query=Query, execution_context_class=CompiledExecutor)
@@ -247,3 +249,18 @@ async def test_converted_reads_of_a_pure_selection_agree_per_value():
     item = plan.root.fields[0].completer.item
     assert item is not None and item.plan is not None and item.plan.fast is not None
     assert "mv" in (item.plan.fast.__doc__ or "")  # the memoised conversion
+
+
+async def test_a_list_of_pure_objects_completes_in_one_loop_and_gives_up_on_a_null():
+    q = "{ items(first: 2) { id name } }"
+    ref, comp = await both(q)
+    assert ref == comp
+    plan = PLANS.get((id(COMPILED._schema), q, None))
+    assert isinstance(plan, OperationPlan)
+    listed = plan.root.fields[0].completer
+    assert listed.fast is not None and "for src in value" in (listed.fast.__doc__ or "")
+    item = make_item(1)
+    assert listed.fast([item, item]) == [{"id": 1, "name": "item-1"}] * 2
+    for bad in ([item, None], item, "ab"):  # a null item of [Item!], not a list
+        with pytest.raises(Slow):
+            listed.fast(bad)
