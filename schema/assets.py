@@ -16,6 +16,7 @@ from resolvers import candles as candle_resolvers
 from resolvers import onchain as onchain_resolvers
 from resolvers import prices as price_resolvers
 from resolvers import signals as signal_resolvers
+from resolvers.consensus import Consensus
 from resolvers.ids import to_global_id
 from resolvers.instant import Instant, per_instant
 from schema.candles import Candle
@@ -27,7 +28,7 @@ from schema.onchain import AssetOnchain, Contract
 from schema.prices import Market, Price, make_price
 from schema.signals import Grade, Signal, make_signal
 from schema.view import constructor
-from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord
+from storage.records import AssetListQuery, AssetPage, AssetPageRow, AssetRecord, SignalRecord
 
 # Batch forms of Asset's per-asset resolvers (schema.compiled.batch): on a list of
 # assets the compiled executor calls these once per level instead of once per asset.
@@ -43,6 +44,13 @@ async def _prices(
 ) -> list[Price | Exception | None]:
     found = await price_resolvers.consensus_prices(info.context, _of(assets), quote)
     return [f if isinstance(f, Exception) else make_price(f) if f else None for f in found]
+
+
+async def _consensuses(
+    assets: Sequence[Asset], info: Info, quote: str = "USD"
+) -> list[Consensus | Exception | None]:
+    """:func:`_prices` without the views: each asset's consensus (``Price.consensus``)."""
+    return await price_resolvers.consensus_prices(info.context, _of(assets), quote)
 
 
 async def _markets(
@@ -75,6 +83,16 @@ async def _signals(
         else:
             out.append([make_signal(s, instant) for s in rows if s.kind in wanted])
     return out
+
+
+async def _signal_records(
+    assets: Sequence[Asset], info: Info, kinds: list[str] | None = None
+) -> list[list[SignalRecord] | Exception]:
+    """:func:`_signals` without the views: each asset's records (``Signal.record``)."""
+    found = await signal_resolvers.latest_signals_many(info.context, _of(assets))
+    wanted = signal_resolvers.kind_filter(kinds)
+    of_kinds = signal_resolvers.of_kinds
+    return [rows if isinstance(rows, Exception) else of_kinds(rows, wanted) for rows in found]
 
 
 async def _grades(assets: Sequence[Asset], info: Info) -> list[Grade | Exception | None]:
@@ -175,7 +193,7 @@ class Asset(Node):
             "per-source quotes behind it. Null when no source has quoted the asset."
         )
     )
-    @batched(_prices)
+    @batched(_prices, bare=_consensuses, view="consensus")
     async def price(
         self,
         info: Info,
@@ -252,7 +270,7 @@ class Asset(Node):
         description="The latest value of each signal kind from each source.",
         directives=[list_size(assumed_size=20)],
     )
-    @batched(_signals)
+    @batched(_signals, bare=_signal_records)
     async def signals(
         self,
         info: Info,

@@ -50,11 +50,26 @@ READS_ATTR = "__cryptoql_reads__"
 VIA_ATTR = "__cryptoql_reads_via__"
 
 
-def batched(many: Callable[..., Any]) -> Callable[[F], F]:
-    """Declare ``many`` the batch form of the decorated per-object resolver."""
+#: the attribute a per-object resolver carries its bare batch resolver under
+BARE_ATTR = "__cryptoql_batch_bare__"
+
+
+def batched(
+    many: Callable[..., Any], *, bare: Callable[..., Any] | None = None, view: str = "record"
+) -> Callable[[F], F]:
+    """Declare ``many`` the batch form of the decorated per-object resolver.
+
+    ``bare``, when given, is ``many`` without the views: the same call returning, item
+    for item, each view ``v`` replaced by ``getattr(v, view)`` (the stored record it is
+    a view over). When every field a document selects of the view type is a declared
+    read under ``view`` (:func:`reads`), the compiled executor calls ``bare`` and reads
+    the records directly: no view object is built per item.
+    """
 
     def mark(func: F) -> F:
         setattr(func, BATCH_ATTR, many)
+        if bare is not None:
+            setattr(func, BARE_ATTR, (bare, view))
         return func
 
     return mark
@@ -64,6 +79,13 @@ def batch_of(func: Any) -> Callable[..., Any] | None:
     """The batch resolver declared for a per-object resolver function, if any."""
     found = getattr(func, BATCH_ATTR, None)
     return found if callable(found) else None
+
+
+def bare_of(func: Any) -> tuple[Callable[..., Any], str] | None:
+    """The bare batch resolver declared for a per-object resolver and the attribute its
+    views hold their record under, if any."""
+    found = getattr(func, BARE_ATTR, None)
+    return found if isinstance(found, tuple) else None
 
 
 def reads(path: str, via: Callable[[Any], Any] | None = None) -> Callable[[F], F]:

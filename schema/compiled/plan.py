@@ -49,7 +49,7 @@ from graphql.language import ArgumentNode, BooleanValueNode, DirectiveNode, Valu
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.batch import batch_of, reads_of, reads_via
+from schema.compiled.batch import bare_of, batch_of, reads_of, reads_via
 from schema.compiled.fast import compile_list, compile_object, compile_resolve
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -225,18 +225,29 @@ class PlanBuilder:
 
     # -- plans ---------------------------------------------------------------
     def object_plan(
-        self, obj: GraphQLObjectType, selection_sets: list[SelectionSetNode]
+        self,
+        obj: GraphQLObjectType,
+        selection_sets: list[SelectionSetNode],
+        strip: str | None = None,
     ) -> ObjectPlan:
+        """``strip``: the sources are the records of views over ``strip`` (see
+        :func:`_bare`): declared reads of ``<strip>.<path>`` read ``<path>``."""
         grouped = self.collect(obj, selection_sets)
         plan = ObjectPlan(type_name=obj.name)
         for key, nodes in grouped.items():
-            plan.fields.append(self.field_plan(obj, key, nodes))
+            plan.fields.append(self.field_plan(obj, key, nodes, strip))
         plan.keys = tuple(f.key for f in plan.fields)
         plan.fast = compile_object(plan)
         plan.resolve = compile_resolve(plan)
         return plan
 
-    def field_plan(self, obj: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> FieldPlan:
+    def field_plan(
+        self,
+        obj: GraphQLObjectType,
+        key: str,
+        nodes: list[FieldNode],
+        strip: str | None = None,
+    ) -> FieldPlan:
         name = nodes[0].name.value
         if name == "__typename":
             return FieldPlan(
@@ -269,6 +280,8 @@ class PlanBuilder:
             strawberry_field=sb_field,
         )
         resolver = sb_field.base_resolver
+        if strip is not None and (resolver is None or reads_of(resolver.wrapped_func) is None):
+            raise AssertionError(f"{obj.name}.{name} is not a read of {strip}")  # see _bare
         if resolver is None:
             fp.attr = sb_field.python_name
             fp.read = operator.attrgetter(fp.attr)
@@ -284,6 +297,10 @@ class PlanBuilder:
             and not resolver.is_async
         ):
             # declared a plain read of self.<path> (schema.compiled.batch.reads)
+            if strip is not None:
+                if not path.startswith(strip + "."):
+                    raise AssertionError(f"{obj.name}.{name} is not a read of {strip}")
+                path = path[len(strip) + 1 :]  # the source is the record itself
             fp.attr = path
             fp.via = reads_via(func)
             getter = operator.attrgetter(path)
@@ -299,6 +316,11 @@ class PlanBuilder:
         )
         fp.is_async = resolver.is_async
         fp.batch = batch_of(func)
+        bare = bare_of(func) if fp.batch is not None else None
+        if bare is not None and _bare(fp.completer, bare[1]):
+            # every selected field of the views reads their record: no views needed
+            fp.batch = bare[0]
+            fp.completer = self.completer(gql_field.type, sub_sets, strip=bare[1])
         if _uses_variables(nodes[0].arguments):
             fp.needs_variables = True
             self.variable_fields.append(fp)
@@ -306,13 +328,15 @@ class PlanBuilder:
             fp.static_kwargs = self.convert_static(fp, {})
         return fp
 
-    def completer(self, t: GraphQLOutputType, sub_sets: list[SelectionSetNode]) -> Completer:
+    def completer(
+        self, t: GraphQLOutputType, sub_sets: list[SelectionSetNode], strip: str | None = None
+    ) -> Completer:
         nullable = True
         if isinstance(t, GraphQLNonNull):
             nullable = False
             t = t.of_type
         if isinstance(t, GraphQLList):
-            lc = Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets))
+            lc = Completer(LIST, nullable, item=self.completer(t.of_type, sub_sets, strip))
             lc.fast = compile_list(lc)
             return lc
         if isinstance(t, GraphQLEnumType):
@@ -339,9 +363,30 @@ class PlanBuilder:
                 iso_memo=iso_memo,
             )
         if isinstance(t, GraphQLObjectType):
-            plan = self.object_plan(t, sub_sets)
+            plan = self.object_plan(t, sub_sets, strip)
             return Completer(OBJECT, nullable, type_name=t.name, plan=plan, fast=plan.fast)
         raise Unsupported(f"abstract type {getattr(t, 'name', t)}")
+
+
+def _bare(c: Completer, view: str) -> bool:
+    """Whether the objects ``c`` completes (through lists) select only ``__typename``
+    and declared reads under ``view``: then their views' records can stand in for
+    them (:func:`schema.compiled.batch.batched`'s ``bare``)."""
+    while c.kind == LIST and c.item is not None:
+        c = c.item
+    if c.kind != OBJECT or c.plan is None:
+        return False
+    prefix = view + "."
+    return all(
+        fp.kind == TYPENAME
+        or (
+            fp.kind == ATTR
+            and fp.strawberry_field is not None
+            and fp.strawberry_field.base_resolver is not None
+            and fp.attr.startswith(prefix)
+        )
+        for fp in c.plan.fields
+    )
 
 
 def _converted(via: Callable[[Any], Any], getter: Callable[[Any], Any]) -> Callable[[Any], Any]:
