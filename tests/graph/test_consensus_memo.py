@@ -56,14 +56,15 @@ def ctx() -> Any:
     return SimpleNamespace(graph=CFG, extra={})
 
 
-def fresh(records: list[QuoteRecord], at: datetime) -> Any:
+def fresh(records: list[QuoteRecord], at: datetime, cfg: Any = CFG) -> Any:
+    """The consensus computed from scratch, no memo involved."""
     return agree(
-        source_prices(records, "USD", {}, CFG.quote_currency_assets),
+        source_prices(records, "USD", {}, cfg.quote_currency_assets),
         quote="USD",
         at=at,
-        stale_after=CFG.stale_after,
-        threshold=CFG.consensus_mad_threshold,
-        min_deviation=CFG.consensus_min_deviation,
+        stale_after=cfg.stale_after,
+        threshold=cfg.consensus_mad_threshold,
+        min_deviation=cfg.consensus_min_deviation,
     )
 
 
@@ -163,15 +164,7 @@ async def test_a_quote_set_read_at_instants_in_any_order_is_the_age_rule_at_each
         records = _records(offsets)
         reader: Any = SimpleNamespace(graph=cfg, extra={})
         got = await consensus_of(reader, records, Instant(at), "USD")
-        want = agree(
-            source_prices(records, "USD", {}, cfg.quote_currency_assets),
-            quote="USD",
-            at=at,
-            stale_after=cfg.stale_after,
-            threshold=cfg.consensus_mad_threshold,
-            min_deviation=cfg.consensus_min_deviation,
-        )
-        assert got == want, at
+        assert got == fresh(records, at, cfg), at
 
 
 def test_a_quote_turning_stale_past_the_last_datetime_is_fresh_from_then_on() -> None:
