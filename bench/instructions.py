@@ -34,7 +34,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench.profile import add_app_options, use_app_env
+from bench.profile import app_parser, use_app_env
 
 
 async def _drive(query: str, n: int, requests: int, encoding: str = "identity") -> None:
@@ -133,12 +133,7 @@ def _count(args: argparse.Namespace, requests: int, out_dir: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench instructions",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_app_options(ap)
+    ap = app_parser("python -m bench instructions", __doc__)
     ap.add_argument(
         "--requests",
         default=None,

@@ -87,12 +87,17 @@ def breakdown(stats: pstats.Stats) -> list[tuple[str, float]]:
 DEFAULT_DB = Path("data/bench-speed.db").resolve()
 
 
-def add_app_options(ap: argparse.ArgumentParser) -> None:
-    """The options of a bench that serves the speed app in its own process."""
+def app_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The parser of a bench that serves the speed app in its own process, with the
+    options every such bench takes (its own are added by the caller)."""
+    ap = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--query", choices=("ticker", "dashboard"), default="ticker")
     ap.add_argument("--n", type=int, default=100, help="assets (first: N)")
     ap.add_argument("--path", choices=("compiled", "reference"), default="compiled")
     ap.add_argument("--url", default=None, help="database URL (default: data/bench-speed.db)")
+    return ap
 
 
 def use_app_env(args: argparse.Namespace) -> bool:
@@ -158,12 +163,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m bench profile",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_app_options(ap)
+    ap = app_parser("python -m bench profile", __doc__)
     ap.add_argument("--requests", type=int, default=20, help="requests per round and profiled")
     ap.add_argument("--rounds", type=int, default=5, help="unprofiled rounds for CPU/request")
     ap.add_argument("--top", type=int, default=25, help="top functions to list (0: none)")
