@@ -130,10 +130,12 @@ async def server(
     response_cache: bool,
     app_path: str = "app.asgi:app",
     env: dict[str, str] | None = None,
+    cpu: int | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """One uvicorn worker on a free loopback port; killed on exit; its log in data/.
 
-    ``app_path``/``env`` let other benches serve a variant (bench/speed.py).
+    ``app_path``/``env`` let other benches serve a variant (bench/speed.py); ``cpu``
+    pins the server to that CPU (``taskset``, which execs it: the pid is uvicorn's).
     """
     port = _free_port()
     cmd = [
@@ -151,6 +153,8 @@ async def server(
         "warning",
         "--no-access-log",
     ]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
     log_path = ROOT / "data" / "bench-dashboard-server.log"
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")

@@ -2,6 +2,7 @@
 
     python -m bench speed [--quick] [--queries ticker,dashboard] [--sizes 10,100,1000]
                           [--duration 6] [--concurrency 2] [--repeat 1]
+                          [--load httpx|wrk]
 
 Two documents, each at every N (``assets(first: N)``; the servers run with
 ``max_page_size`` raised to the largest N):
@@ -26,8 +27,21 @@ request clock frozen and loader batches memoised, so after the first request
 the data comes from memory and the figures measure execution, not SQLite.
 It prints requests/s, p50/p99 latency, server CPU per request and per asset
 (from /proc, so the load client's own CPU is not counted), and the ratios
-between paths measured in this same run. The load client shares the 2 cores
-with the server: requests/s is a floor; CPU per request is the cleaner figure.
+between paths measured in this same run.
+
+Two load generators:
+
+* ``--load httpx`` (default): ``--concurrency`` (2) keep-alive httpx clients in
+  this process, sharing the 2 cores with the server. Requests/s is a floor that
+  penalises the faster server most (the client's CPU and round trips leave it
+  idle part of the time); CPU per request is the cleaner figure.
+* ``--load wrk``: the speed issue's baseline method (``bench/wrk.py``): the
+  server pinned to CPU 0, ``wrk -t1 -c32`` pinned to CPU 1 after a warm-up and
+  once the server idles, every answer checked by wrk's script. Requests/s is
+  then the server's own throughput on one core, comparable with the issue's
+  table. Needs ``wrk`` (Debian package); with ``-c32`` a point needs a window
+  several times one request's queueing time (at N=1,000 on the reference path,
+  ~10 s per request): the bench warns when a point completes too few requests.
 """
 
 from __future__ import annotations
@@ -47,8 +61,17 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.dashboard import DASHBOARD, Row, _asset_count, _server_env, load, server
+from bench.dashboard import (
+    DASHBOARD,
+    Row,
+    _asset_count,
+    _query,
+    _server_env,
+    load,
+    server,
+)
 from bench.seed import SeedConfig, refresh_quotes, seed
+from bench.wrk import SERVER_CPU, load_wrk, wrk_path
 from storage.engine import normalise_url
 
 DEFAULT_URL = f"sqlite+aiosqlite:///{Path('data/bench-speed.db').resolve()}"
@@ -72,6 +95,8 @@ class Result:
     path: str
     row: Row
     query: str = "dashboard"
+    #: the load generator's CPU use in percent of its core (wrk only)
+    load_cpu_pct: float | None = None
 
     @property
     def cpu_us_per_asset(self) -> float:
@@ -91,10 +116,12 @@ def _env(url: str, path: str, ceiling_data: Path, max_n: int) -> tuple[str, dict
 
 @asynccontextmanager
 async def _server(
-    url: str, path: str, ceiling_data: Path, max_n: int
+    url: str, path: str, ceiling_data: Path, max_n: int, cpu: int | None = None
 ) -> AsyncIterator[tuple[str, int]]:
     app, env = _env(url, path, ceiling_data, max_n)
-    async with server(url, response_cache=path == "cache", app_path=app, env=env) as running:
+    async with server(
+        url, response_cache=path == "cache", app_path=app, env=env, cpu=cpu
+    ) as running:
         yield running
 
 
@@ -117,9 +144,11 @@ async def _capture(base: str, queries: list[str], sizes: list[int], target: Path
 
 
 def print_results(results: list[Result], sizes: list[int], out: Any = sys.stdout) -> None:
+    wrk = any(r.load_cpu_pct is not None for r in results)
     head = (
         f"{'query':<10} {'path':<10} {'N':>5} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
         f"{'cpu ms/req':>11} {'cpu us/asset':>13} {'errors':>7}"
+        + (f" {'wrk cpu':>8}" if wrk else "")
     )
     print(head, file=out)
     print("-" * len(head), file=out)
@@ -127,7 +156,8 @@ def print_results(results: list[Result], sizes: list[int], out: Any = sys.stdout
         row = r.row
         print(
             f"{r.query:<10} {r.path:<10} {row.n:>5} {row.rps:>9.1f} {row.p50_ms:>9.2f} "
-            f"{row.p99_ms:>9.2f} {row.cpu_ms:>11.3f} {r.cpu_us_per_asset:>13.1f} {row.errors:>7}",
+            f"{row.p99_ms:>9.2f} {row.cpu_ms:>11.3f} {r.cpu_us_per_asset:>13.1f} {row.errors:>7}"
+            + (f" {r.load_cpu_pct or 0:>7.0f}%" if wrk else ""),
             file=out,
         )
     by = {(r.query, r.path, r.row.n): r for r in results}
@@ -182,6 +212,9 @@ def medians(rounds: list[list[Result]]) -> list[Result]:
                     first_error=next((r.first_error for r in rows if r.first_error), ""),
                 ),
                 first.query,
+                None
+                if first.load_cpu_pct is None
+                else statistics.median(r[i].load_cpu_pct or 0.0 for r in rounds),
             )
         )
     return out
@@ -219,6 +252,10 @@ async def run(args: argparse.Namespace) -> list[Result]:
         await seed(SeedConfig(url=url, assets=need, days=3, quote_minutes=15, signal_days=1))
     await refresh_quotes(url)
     paths = [p for p in PATHS if p in args.paths.split(",")]
+    wrk = args.load == "wrk"
+    if wrk:
+        wrk_path()  # fail before seeding and starting servers
+    concurrency = args.concurrency or (32 if wrk else 2)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         ceiling_data = Path(tmp) / "dashboard.json"
@@ -228,7 +265,8 @@ async def run(args: argparse.Namespace) -> list[Result]:
         for round_no in range(1, args.repeat + 1):
             this_round: list[Result] = []
             for path in paths:  # each round runs every path again, in turn
-                async with _server(url, path, ceiling_data, need) as (base, pid):
+                cpu = SERVER_CPU if wrk else None
+                async with _server(url, path, ceiling_data, need, cpu) as (base, pid):
                     for name in queries:
                         for n in sizes:
                             print(
@@ -237,15 +275,19 @@ async def run(args: argparse.Namespace) -> list[Result]:
                                 file=sys.stderr,
                                 flush=True,
                             )
-                            row = await load(
-                                base, pid, n, args.duration, args.concurrency, QUERIES[name]
+                            this_round.append(
+                                await _point(base, pid, path, name, n, concurrency, args)
                             )
-                            this_round.append(Result(path, row, name))
             rounds.append(this_round)
     results = rounds[0] if len(rounds) == 1 else medians(rounds)
     print(
-        f"\none uvicorn worker per path, in-memory data, "
-        f"{args.concurrency} keep-alive clients, {args.duration:.0f} s per point"
+        "\none uvicorn worker per path, in-memory data, "
+        + (
+            f"server on CPU {SERVER_CPU}, wrk -t1 -c{concurrency} on the other"
+            if wrk
+            else f"{concurrency} keep-alive httpx clients"
+        )
+        + f", {args.duration:.0f} s per point"
         + (f"; median of {len(rounds)} rounds (paths alternate)" if len(rounds) > 1 else "")
     )
     print_results(results, sizes)
@@ -255,6 +297,27 @@ async def run(args: argparse.Namespace) -> list[Result]:
         if r.row.first_error:
             print(f"{r.query} {r.path} N={r.row.n}: first error: {r.row.first_error}")
     return results
+
+
+async def _point(
+    base: str, pid: int, path: str, name: str, n: int, concurrency: int, args: argparse.Namespace
+) -> Result:
+    """One (path, document, N) point under the chosen load generator."""
+    if args.load != "wrk":
+        row = await load(base, pid, n, args.duration, concurrency, QUERIES[name])
+        return Result(path, row, name)
+    payload = {"query": QUERIES[name], "variables": {"n": n}}
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        await _query(client, n, QUERIES[name])  # wrk checks little: look at one answer
+    row, wrk_cpu = await load_wrk(base, pid, orjson.dumps(payload), n, args.duration, concurrency)
+    if row.requests < 4 * concurrency:
+        print(
+            f"  warning: {path} {name} N={n} completed {row.requests} requests with "
+            f"{concurrency} connections: the window is short for the queue; raise --duration "
+            "or lower --concurrency for a steady-state figure",
+            file=sys.stderr,
+        )
+    return Result(path, row, name, wrk_cpu)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,7 +341,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--paths", default=",".join(PATHS), help="which paths to run")
     ap.add_argument("--duration", type=float, default=6.0, help="seconds of load per point")
-    ap.add_argument("--concurrency", type=int, default=2, help="concurrent keep-alive clients")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="concurrent keep-alive connections (default: 2 httpx clients; 32 for wrk)",
+    )
+    ap.add_argument(
+        "--load",
+        choices=("httpx", "wrk"),
+        default="httpx",
+        help="load generator: httpx clients sharing the cores (default), or wrk pinned to "
+        "CPU 1 with the server on CPU 0 (the speed issue's baseline method)",
+    )
     ap.add_argument(
         "--repeat",
         type=int,

@@ -46,13 +46,17 @@ if [ "$mode" = "dev" ]; then
       echo "$nwant" > "$nstamp"
     fi
   fi
-  if ! command -v chromium >/dev/null 2>&1; then
+  # Debian packages the tests drive for real: chromium (the GraphiQL browser test) and wrk
+  # (the speed bench's baseline load generator, whose error counting is tested).
+  for need in "chromium:the GraphiQL browser test" "wrk:the wrk load test of bench/wrk.py"; do
+    pkg="${need%%:*}"; why="${need#*:}"
+    command -v "$pkg" >/dev/null 2>&1 && continue
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-      log "installing Debian's chromium for the GraphiQL browser test"
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-        || log "could not install chromium; the browser test will fail"
+      log "installing Debian's $pkg for $why"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null) \
+        || log "could not install $pkg; $why will fail"
     else
-      log "chromium not found and cannot be installed (not root); the browser test will fail"
+      log "$pkg not found and cannot be installed (not root); $why will fail"
     fi
-  fi
+  done
 fi
