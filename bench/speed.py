@@ -309,15 +309,15 @@ async def _point(
     payload = {"query": QUERIES[name], "variables": {"n": n}}
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         await _query(client, n, QUERIES[name])  # wrk checks little: look at one answer
-    row, wrk_cpu = await load_wrk(base, pid, orjson.dumps(payload), n, args.duration, concurrency)
-    if row.requests < 4 * concurrency:
+    point = await load_wrk(base, pid, orjson.dumps(payload), n, args.duration, concurrency)
+    if point.row.requests < 4 * concurrency:
         print(
-            f"  warning: {path} {name} N={n} completed {row.requests} requests with "
-            f"{concurrency} connections: the window is short for the queue; raise --duration "
-            "or lower --concurrency for a steady-state figure",
+            f"  warning: {path} {name} N={n} completed {point.row.requests} requests in its "
+            f"window with {concurrency} connections: under 4 rounds of the queue, so the "
+            "figure is lumpy; raise --duration or lower --concurrency",
             file=sys.stderr,
         )
-    return Result(path, row, name, wrk_cpu)
+    return Result(path, point.row, name, point.wrk_cpu_pct)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,12 +17,15 @@ the httpx client), and the caller checks one answer of each point beforehand.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.dashboard import Row, _cpu_seconds
@@ -40,8 +43,10 @@ wrk.headers["Accept-Encoding"] = "identity"
 
 local threads = {{}}
 function setup(thread) table.insert(threads, thread) end
-function init(args) bad = 0; first = "" end
+function init(args) bad = 0; first = ""; sec = {{}} end
 function response(status, headers, body)
+  local t = os.time()
+  sec[t] = (sec[t] or 0) + 1
   if status ~= 200 or string.find(string.sub(body, 1, 64), '"errors"', 1, true) then
     bad = bad + 1
     if first == "" then first = status .. " " .. string.sub(body, 1, 200) end
@@ -58,11 +63,17 @@ function done(summary, latency, requests)
     summary.duration, latency:percentile(50), latency:percentile(99), bad,
     e.connect + e.read + e.write + e.timeout))
   io.write("CRYPTOQL_FIRST " .. first:gsub("\\n", " ") .. "\\n")
+  for _, t in ipairs(threads) do
+    for second, count in pairs(t:get("sec")) do
+      io.write(string.format("CRYPTOQL_SEC %d %d\\n", second, count))
+    end
+  end
 end
 """
 
 _RESULT = re.compile(r"^CRYPTOQL (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", re.M)
 _FIRST = re.compile(r"^CRYPTOQL_FIRST (.*)$", re.M)
+_SEC = re.compile(r"^CRYPTOQL_SEC (\d+) (\d+)$", re.M)
 
 
 def wrk_path() -> str:
@@ -82,21 +93,39 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd]
 
 
-def _run(cmd: list[str], server_pid: int) -> tuple[str, float, float, float]:
-    """Run wrk to the end; its output, its own CPU seconds, and the server's CPU seconds at
-    the start and at the moment wrk exits (not after the server drains its backlog)."""
-    cpu0 = _cpu_seconds(server_pid)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    with proc.stdout:
-        out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    cpu1 = _cpu_seconds(server_pid)
+def _sample_cpu(pid: int, samples: dict[int, float], stop: threading.Event) -> None:
+    """The server's CPU seconds at every wall-clock second boundary until ``stop``."""
+    while not stop.is_set():
+        now = time.time()
+        if stop.wait(math.ceil(now) - now + 0.0005):
+            return
+        samples[math.floor(time.time())] = _cpu_seconds(pid)
+
+
+def _run(cmd: list[str], server_pid: int) -> tuple[str, float, float, float, dict[int, float]]:
+    """Run wrk to the end. Returns its output, its own CPU seconds, the server's CPU
+    seconds at its start and at the moment it exits (not after the server drains what
+    is queued), and the server's CPU at each wall-clock second boundary in between."""
+    samples: dict[int, float] = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample_cpu, args=(server_pid, samples, stop))
+    sampler.start()
+    try:
+        cpu0 = _cpu_seconds(server_pid)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        with proc.stdout:
+            out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        cpu1 = _cpu_seconds(server_pid)
+    finally:
+        stop.set()
+        sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = out.decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"wrk exited with {proc.returncode}: {text[-500:]}")
-    return text, usage.ru_utime + usage.ru_stime, cpu0, cpu1
+    return text, usage.ru_utime + usage.ru_stime, cpu0, cpu1, samples
 
 
 async def _settle(pid: int, limit: float = 120.0) -> None:
@@ -111,12 +140,61 @@ async def _settle(pid: int, limit: float = 120.0) -> None:
         last = now
 
 
+def _summary(text: str) -> tuple[int, int, int, int, int, int]:
+    found = _RESULT.search(text)
+    if found is None:
+        raise RuntimeError(f"could not read wrk's summary: {text[-500:]}")
+    requests, micros, p50, p99, bad, socket_errors = (int(g) for g in found.groups())
+    return requests, micros, p50, p99, bad, socket_errors
+
+
+@dataclass
+class Window:
+    """Steady-state figures: whole seconds after the queue has filled."""
+
+    first: int  #: first wall-clock second counted
+    seconds: int
+    requests: int
+    server_cpu: float
+
+
+def steady_window(
+    per_second: dict[int, int], cpu_at: dict[int, float], skip: int, seconds: int
+) -> Window:
+    """Responses completed in ``seconds`` whole wall-clock seconds, starting ``skip``
+    seconds after the first full second of the run, and the server CPU spent between the
+    window's two boundaries. Raises when the run or the samples do not cover it."""
+    if not per_second:
+        raise RuntimeError("wrk completed no request")
+    first = min(per_second) + 1 + skip  # the run's first second is a partial one
+    last = first + seconds  # exclusive
+    if last > max(per_second) or first not in cpu_at or last not in cpu_at:
+        raise RuntimeError(
+            f"the run does not cover the window {first}..{last} "
+            f"(responses {min(per_second)}..{max(per_second)}, CPU samples "
+            f"{min(cpu_at, default=0)}..{max(cpu_at, default=0)})"
+        )
+    requests = sum(per_second.get(s, 0) for s in range(first, last))
+    return Window(first, seconds, requests, cpu_at[last] - cpu_at[first])
+
+
+@dataclass
+class Point:
+    row: Row  #: figures of the steady window; ``errors`` counts the whole run
+    wrk_cpu_pct: float  #: wrk's own CPU use in percent of its core
+    run_requests: int  #: responses in the whole measured run (window and edges)
+
+
 async def load_wrk(
     base: str, pid: int, body: bytes, n: int, duration: float, connections: int
-) -> tuple[Row, float]:
-    """One point: a short wrk warm-up, wait for the server to idle, then ``duration``
-    seconds of ``wrk -t1 -c<connections>`` on CPU 1. Returns the row and wrk's own
-    CPU use in percent of its core."""
+) -> Point:
+    """One point: a short wrk warm-up, then, once the server idles, one wrk run of
+    ``wrk -t1 -c<connections>`` on CPU 1 whose responses are counted per wall-clock
+    second. The figures come from ``duration`` whole seconds after the queue has filled
+    (two rounds of ``connections`` requests, from the warm-up's CPU per request), with the
+    server's CPU sampled at the same second boundaries: the start-up of the run and
+    requests cut off at its end do not bias them. Latency percentiles are wrk's, over the
+    whole run, and so is the error count."""
     wrk = wrk_path()
     with tempfile.TemporaryDirectory() as tmp:
         body_path = Path(tmp) / "body.json"
@@ -124,42 +202,46 @@ async def load_wrk(
         script = Path(tmp) / "post.lua"
         script.write_text(_SCRIPT.format(body=body_path))
 
-        def cmd(seconds: float) -> list[str]:
+        def cmd(seconds: int) -> list[str]:
             return pinned(
                 WRK_CPU,
                 [
                     wrk,
                     "-t1",
                     f"-c{connections}",
-                    f"-d{max(1, round(seconds))}s",
+                    f"-d{seconds}s",
                     "--timeout",
-                    "60s",
+                    "120s",
                     "-s",
                     str(script),
                     f"{base}/graphql",
                 ],
             )
 
-        await asyncio.to_thread(_run, cmd(min(3.0, duration)), pid)  # warm-up
+        text, _, cpu0, cpu1, _ = await asyncio.to_thread(
+            _run, cmd(max(1, min(3, round(duration)))), pid
+        )  # warm-up
+        warm_requests = _summary(text)[0]
+        per_request = (cpu1 - cpu0) / max(warm_requests, 1)
+        skip = math.ceil(2 * connections * per_request)
+        seconds = max(1, round(duration))
         await _settle(pid)
-        text, wrk_cpu, cpu0, cpu1 = await asyncio.to_thread(_run, cmd(duration), pid)
+        text, wrk_cpu, _, _, cpu_at = await asyncio.to_thread(_run, cmd(skip + seconds + 2), pid)
         await _settle(pid)  # the next point starts from an idle server
-    found = _RESULT.search(text)
-    if found is None:
-        raise RuntimeError(f"could not read wrk's summary: {text[-500:]}")
-    requests, micros, p50, p99, bad, socket_errors = (int(g) for g in found.groups())
+    run_requests, micros, p50, p99, bad, socket_errors = _summary(text)
+    per_second = {int(a): int(b) for a, b in _SEC.findall(text)}
+    window = steady_window(per_second, cpu_at, skip, seconds)
     first = _FIRST.search(text)
-    seconds = micros / 1e6
     row = Row(
         n=n,
-        requests=requests,
-        seconds=seconds,
+        requests=window.requests,
+        seconds=float(window.seconds),
         p50_ms=p50 / 1000,
         p99_ms=p99 / 1000,
-        cpu_ms=(cpu1 - cpu0) / max(requests, 1) * 1000,
+        cpu_ms=window.server_cpu / max(window.requests, 1) * 1000,
         statements=0,
         errors=bad + socket_errors,
         first_error=(first.group(1).strip() if first and bad else "")
         or (f"{socket_errors} socket errors" if socket_errors else ""),
     )
-    return row, 100 * wrk_cpu / seconds if seconds else float("nan")
+    return Point(row, 100 * wrk_cpu / (micros / 1e6) if micros else float("nan"), run_requests)

@@ -12,7 +12,7 @@ from typing import ClassVar
 import orjson
 import pytest
 
-from bench.wrk import load_wrk
+from bench.wrk import Window, load_wrk, steady_window
 
 
 class _Answers(BaseHTTPRequestHandler):
@@ -61,17 +61,28 @@ def answering() -> Iterator[str]:
 async def test_wrk_counts_requests_errors_and_server_cpu(answering: str) -> None:
     assert shutil.which("wrk"), "scripts/bootstrap.sh dev installs wrk"
     payload = orjson.dumps({"query": "{ ok }", "variables": {"n": 3}})
-    row, wrk_cpu = await load_wrk(answering, os.getpid(), payload, 3, 1.0, 2)
+    point = await load_wrk(answering, os.getpid(), payload, 3, 2.0, 2)
+    row = point.row
 
     assert _Answers.bodies and all(b == payload for b in _Answers.bodies)  # the body sent
-    assert row.n == 3 and row.requests > 60
-    assert 0.9 < row.seconds < 2.0
-    # wrk counts what arrived in its window; the server answered a few more
-    assert row.requests <= _Answers.count
-    # three answers in six are HTTP errors and one a GraphQL error
-    expected = row.requests * 4 / 6
-    assert abs(row.errors - expected) <= 4  # the window cuts the six-answer cycle
+    assert row.n == 3 and row.seconds == 2.0
+    # the window's whole seconds hold part of the run; the server answered them all
+    assert 60 < row.requests < point.run_requests <= _Answers.count
+    # three answers in six are HTTP errors and one a GraphQL error (whole run)
+    assert abs(row.errors - point.run_requests * 4 / 6) <= 4  # the run cuts the cycle
     assert row.first_error.startswith(('200 {"errors"', "503 busy"))
     assert 0 < row.p50_ms <= row.p99_ms
     assert row.cpu_ms > 0  # the server is this process: its CPU per request
-    assert 0 < wrk_cpu <= 100
+    assert 0 < point.wrk_cpu_pct <= 100
+
+
+def test_steady_window_counts_whole_seconds_after_the_queue_fills() -> None:
+    per_second = {100: 3, 101: 10, 102: 12, 103: 11, 104: 9, 105: 2}
+    cpu_at = {101: 1.0, 102: 1.5, 103: 2.0, 104: 2.6, 105: 3.0}
+    window = steady_window(per_second, cpu_at, skip=1, seconds=2)
+    # 100 is partial, 101 skipped: seconds 102 and 103, CPU between boundaries 102 and 104
+    assert window == Window(first=102, seconds=2, requests=23, server_cpu=pytest.approx(1.1))
+    with pytest.raises(RuntimeError, match="does not cover"):
+        steady_window(per_second, cpu_at, skip=1, seconds=4)
+    with pytest.raises(RuntimeError, match="does not cover"):
+        steady_window(per_second, {102: 1.5}, skip=1, seconds=2)
