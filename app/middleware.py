@@ -29,6 +29,18 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CLIENT_CLOSED = 499
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """``Headers(scope=scope).get(name)`` (``name`` lower case): the first value, without
+    building a ``Headers`` or raising and catching a KeyError when it was not sent."""
+    raw = scope["headers"]
+    if not isinstance(raw, list):  # any iterable, which Headers turns into a list
+        return Headers(scope=scope).get(name.decode("latin-1"))
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
 class RequestContextMiddleware:
     """Gives every request an id, then logs it and records its metrics.
 
@@ -50,7 +62,7 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        info = RequestInfo(request_id=request_id_from(Headers(scope=scope).get("x-request-id")))
+        info = RequestInfo(request_id=request_id_from(_header(scope, b"x-request-id")))
         scope.setdefault("state", {})["request_id"] = info.request_id
         token = current_request.set(info)
         observer = batch_observer.set(self.metrics.observe_batch if self.metrics else None)
@@ -154,7 +166,7 @@ class BodyLimitMiddleware:
         if len(scope.get("query_string", b"")) > self.max_bytes:
             await self._reject(scope, receive, send, 414, "URI_TOO_LONG", "URL too long")
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 await self._reject(scope, receive, send, 400, "BAD_REQUEST", "Bad Content-Length")

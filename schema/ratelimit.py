@@ -43,6 +43,50 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() in _TRUE
 
 
+_FLAG_INDEX = {DRY_RUN_HEADER.encode("latin-1"): 0, INCLUDE_FIELDS_HEADER.encode("latin-1"): 1}
+
+
+def _request_flags(request: Any) -> tuple[bool, bool]:
+    """``X-Cost-Dry-Run`` and ``X-Cost-Include-Fields``: each header's first value, as
+    ``request.headers.get`` reads it, in one pass over the ASGI scope's headers (for a
+    header that was not sent, the usual case, ``get`` raises and catches a KeyError)."""
+    scope = getattr(request, "scope", None)
+    raw = scope.get("headers") if isinstance(scope, dict) else None
+    if not isinstance(raw, list):
+        headers: Mapping[str, str] = getattr(request, "headers", None) or {}
+        return _flag(headers.get(DRY_RUN_HEADER)), _flag(headers.get(INCLUDE_FIELDS_HEADER))
+    found: list[str | None] = [None, None]
+    for name, value in raw:
+        index = _FLAG_INDEX.get(name)
+        if index is not None and found[index] is None:
+            found[index] = value.decode("latin-1")
+    return _flag(found[0]), _flag(found[1])
+
+
+def set_raw_headers(raw: list[tuple[bytes, bytes]], values: Mapping[str, str]) -> None:
+    """``headers[name] = value`` for each of ``values`` on Starlette's raw header list,
+    in one pass instead of a scan and rebuild per header (the cost extension sets four
+    headers twice a request). The result is the same list: names lower-cased and
+    latin-1 encoded, a name already present replaced where it first appears (its later
+    duplicates dropped), new names appended in order."""
+    new = {
+        name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()
+    }
+    if not raw or new.keys().isdisjoint([name for name, _ in raw]):
+        raw += new.items()
+        return
+    pending = dict(new)
+    kept: list[tuple[bytes, bytes]] = []
+    for item in raw:
+        name = item[0]
+        if name not in new:
+            kept.append(item)
+        elif name in pending:
+            kept.append((name, pending.pop(name)))
+    kept += pending.items()
+    raw[:] = kept
+
+
 def bind_cost_request(context: Any) -> CostRequest | None:
     """The cost extension's view of one request (``None`` outside the app)."""
     if not isinstance(context, Context):
@@ -50,15 +94,14 @@ def bind_cost_request(context: Any) -> CostRequest | None:
     service = context.services.get("cost")
     if not isinstance(service, CostService):
         return None
-    headers: Mapping[str, str] = getattr(context.request, "headers", None) or {}
+    dry_run, include_fields = _request_flags(context.request)
     response = context.response
     set_headers = set_status = None
     if isinstance(response, Response):
         sub: Response = response
 
         def set_headers(values: Mapping[str, str]) -> None:
-            for name, value in values.items():
-                sub.headers[name] = value
+            set_raw_headers(sub.headers.raw, values)
 
         def set_status(code: int) -> None:
             sub.status_code = code
@@ -67,8 +110,8 @@ def bind_cost_request(context: Any) -> CostRequest | None:
         service=service,
         budget_key=context.principal.budget_key,
         tier=context.principal.tier,
-        dry_run=_flag(headers.get(DRY_RUN_HEADER)),
-        include_fields=_flag(headers.get(INCLUDE_FIELDS_HEADER)),
+        dry_run=dry_run,
+        include_fields=include_fields,
         set_headers=set_headers,
         set_status=set_status,
     )

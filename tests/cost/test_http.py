@@ -8,7 +8,11 @@ import uuid
 
 import pytest
 from redis.asyncio import Redis
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 
+from schema.ratelimit import _flag, _request_flags, set_raw_headers
 from tests.conftest import REDIS_TEST_URL
 from tests.cost.helpers import DASHBOARD, cost_app, cost_of, dump, post, seed_assets
 from tests.cost.toy import CALLS
@@ -47,6 +51,100 @@ async def test_every_response_reports_cost_and_rate_limit_headers(db, monkeypatc
         assert cost_of(invalid)["requestedQueryCost"] is None
         assert "throttleStatus" in cost_of(invalid)
         assert "X-RateLimit-Remaining" in invalid.headers
+
+
+def _counts(resp) -> dict[bytes, int]:
+    names = [name.lower() for name, _ in resp.headers.raw]
+    return {name: names.count(name) for name in names}
+
+
+RATE_LIMIT_NAMES = [
+    b"x-ratelimit-limit",
+    b"x-ratelimit-remaining",
+    b"x-ratelimit-reset",
+    b"x-ratelimit-cost",
+]
+
+
+async def test_rate_limit_headers_are_sent_once_with_the_settled_figures(db, monkeypatch):
+    # The extension publishes the headers twice per operation (after reserving the
+    # estimate, again after refunding the difference): the second set replaces the first.
+    await seed_assets(db.sessions, 2)
+    async with cost_app(db.url, monkeypatch) as client:
+        resp = await post(client, DASHBOARD, {"n": 10})
+    assert resp.status_code == 200, dump(resp)
+    counts = _counts(resp)
+    assert [counts.get(name) for name in RATE_LIMIT_NAMES] == [1, 1, 1, 1], resp.headers.raw
+    actual = cost_of(resp)["actualQueryCost"]
+    assert resp.headers["X-RateLimit-Cost"] == str(actual)  # not the reserved estimate
+    assert resp.headers["X-RateLimit-Remaining"] == str(math.floor(1000 - actual))
+    sent = [name for name, _ in resp.headers.raw if name.startswith(b"x-ratelimit-")]
+    assert sent == RATE_LIMIT_NAMES  # lower-cased, in the order the extension sets them
+
+
+async def test_a_refusal_sends_each_header_once(db, monkeypatch):
+    await seed_assets(db.sessions, 2)
+    tiers = {"anonymous": {"capacity": 300, "restore_rate": 0.5}}
+    async with cost_app(db.url, monkeypatch, cost_tiers=tiers) as client:
+        query = "query($n: Int!) { assets(first: $n) { nodes { symbol price { value } } } }"
+        assert (await post(client, query, {"n": 100})).status_code == 200  # ~295 left
+        refused = await post(client, query, {"n": 149})  # 299 points do not fit
+    assert refused.status_code == 429, dump(refused)
+    counts = _counts(refused)
+    assert [counts.get(name) for name in [*RATE_LIMIT_NAMES, b"retry-after"]] == [1] * 5
+    assert refused.headers["X-RateLimit-Cost"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("before", "values"),
+    [
+        ([], {"X-RateLimit-Limit": "1000", "X-RateLimit-Cost": "5"}),
+        ([(b"vary", b"accept")], {"X-RateLimit-Limit": "1000", "Retry-After": "3"}),
+        # already there: replaced where it first appears, its later duplicates dropped
+        (
+            [(b"x-a", b"1"), (b"vary", b"accept"), (b"x-a", b"2"), (b"x-b", b"3")],
+            {"X-B": "new-b", "X-C": "c", "x-A": "new-a"},
+        ),
+        # two spellings of one name in one call: the last value, at the first place
+        ([(b"x-z", b"0")], {"X-Y": "1", "x-y": "2", "X-Z": "3", "x-z": "4"}),
+        ([(b"x-a", b"1")], {}),
+        ([(b"x-a", b"1")], {"Caf\u00e9": "cr\u00e8me"}),  # latin-1, as Starlette encodes
+    ],
+)
+def test_set_raw_headers_is_starlettes_setitem_in_one_pass(before, values):
+    expected = MutableHeaders(raw=list(before))
+    for name, value in values.items():
+        expected[name] = value
+    response = Response()
+    response.raw_headers[:] = before
+    raw = response.headers.raw
+    set_raw_headers(raw, values)
+    assert raw == expected.raw
+    # in place: the sub-response's own list is what strawberry copies into the answer
+    assert response.headers.raw is raw and response.raw_headers == expected.raw
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        [],
+        [(b"host", b"x"), (b"accept", b"application/json")],
+        [(b"x-cost-dry-run", b"1")],
+        [(b"x-cost-include-fields", b" Yes "), (b"host", b"x")],
+        [(b"x-cost-dry-run", b"TRUE"), (b"x-cost-include-fields", b"on")],
+        [(b"x-cost-dry-run", b"0"), (b"x-cost-dry-run", b"1")],  # the first one counts
+        [(b"x-cost-dry-run", b"true"), (b"x-cost-dry-run", b"no")],
+        [(b"x-cost-include-fields", b"nope"), (b"x-cost-dry-run", b"\xe9")],  # latin-1
+    ],
+)
+def test_request_flags_read_the_headers_as_starlette_does(sent):
+    request = Request({"type": "http", "headers": sent})
+    expected = (
+        _flag(request.headers.get("X-Cost-Dry-Run")),
+        _flag(request.headers.get("X-Cost-Include-Fields")),
+    )
+    assert _request_flags(request) == expected
+    assert _request_flags(None) == (False, False)  # no request (a test's context)
 
 
 async def test_over_budget_is_429_with_retry_after_and_refund_math(db, monkeypatch):

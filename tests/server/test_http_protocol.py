@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from starlette.datastructures import Headers
 
 from app.main import create_app
+from app.middleware import _header
 from app.settings import Settings
 from tests.conftest import make_settings, running_app
 
@@ -183,6 +185,23 @@ async def test_request_id_is_taken_when_sane_and_generated_otherwise(http):
     assert generated and "bad" not in generated
     again = await http.post("/graphql", json={"query": "{ __typename }"})
     assert again.headers["x-request-id"] != generated
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        [],
+        [(b"host", b"x")],
+        [(b"x-request-id", b"abc"), (b"content-length", b"12")],
+        [(b"x-request-id", b"first"), (b"x-request-id", b"second")],  # the first one counts
+        [(b"content-length", b"\xe9")],  # latin-1, as Starlette decodes
+        ((b"x-request-id", b"in-a-tuple"),),  # ASGI allows any iterable
+    ],
+)
+@pytest.mark.parametrize("name", ["x-request-id", "content-length"])
+def test_request_headers_are_read_as_starlette_reads_them(sent, name):
+    expected = Headers(scope={"headers": sent}).get(name)
+    assert _header({"headers": sent}, name.encode()) == expected
 
 
 async def test_responses_are_compact_orjson(http):
