@@ -114,6 +114,12 @@ class Metrics:
             registry=r,
         )
         r.register(_ExecutionPaths())
+        # Label children by label values, filled as ``labels()`` creates them (so they
+        # hold exactly the label sets the metrics hold: bounded as above). A request
+        # then pays a dict lookup instead of ``labels()``'s checks and lock per metric.
+        self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._graphql: dict[tuple[str, str, str], tuple[Counter, Histogram, Histogram]] = {}
+        self._batches: dict[str, Histogram] = {}
 
     def operation_label(self, name: str | None) -> str:
         if not name:
@@ -128,18 +134,38 @@ class Metrics:
         return name
 
     def observe_batch(self, loader: str, size: int) -> None:
-        self.loader_batch_size.labels(loader).observe(size)
+        child = self._batches.get(loader)
+        if child is None:
+            child = self._batches[loader] = self.loader_batch_size.labels(loader)
+        child.observe(size)
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._http.get(key)
+        if children is None:
+            children = self._http[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_latency.labels(route),
+            )
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
     def observe_graphql(self, info: RequestInfo, seconds: float, sql_statements: int) -> None:
-        operation = self.operation_label(info.operation_name)
+        operation = self.operation_label(info.operation_name)  # bounded before any lookup
         outcome = "error" if info.error_codes else "ok"
-        self.graphql_requests.labels(operation, info.operation_type or "none", outcome).inc()
-        self.graphql_latency.labels(operation).observe(seconds)
-        self.sql_statements.labels(operation).observe(sql_statements)
+        key = (operation, info.operation_type or "none", outcome)
+        children = self._graphql.get(key)
+        if children is None:
+            children = self._graphql[key] = (
+                self.graphql_requests.labels(*key),
+                self.graphql_latency.labels(operation),
+                self.sql_statements.labels(operation),
+            )
+        requests, latency, statements = children
+        requests.inc()
+        latency.observe(seconds)
+        statements.observe(sql_statements)
         for code in info.error_codes:
             self.graphql_errors.labels(code if code in ERROR_CODES else "OTHER").inc()
 
