@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from asyncio import get_event_loop
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from contextvars import ContextVar
@@ -54,12 +55,28 @@ class SessionLoader(DataLoader[K, V]):
     def __init__(
         self, sessions: SessionFactory, *, inflight: InFlight | None = None, **kwargs: Any
     ) -> None:
-        kwargs.setdefault("max_batch_size", self.max_batch_size_default)
-        #: keys are their own cache keys (no get_cache_key given): load_all skips the call
-        self._identity_keys = "get_cache_key" not in kwargs and not hasattr(
-            type(self), "get_cache_key"
-        )
-        super().__init__(**kwargs)
+        cls = type(self)
+        checked = _checked.get(cls)
+        if kwargs or checked is None or checked[0] is not getattr(cls, "batch_load_fn", None):
+            plain = not kwargs
+            kwargs.setdefault("max_batch_size", self.max_batch_size_default)
+            #: keys are their own cache keys (no get_cache_key given): load_all skips the call
+            self._identity_keys = "get_cache_key" not in kwargs and not hasattr(
+                cls, "get_cache_key"
+            )
+            super().__init__(**kwargs)
+            if plain:  # the per-request case: later ones take the path below
+                _checked[cls] = (getattr(cls, "batch_load_fn", None), self._identity_keys)
+        else:
+            # What DataLoader.__init__(max_batch_size=max_batch_size_default) sets, without
+            # checking the class's batch_load_fn again (a loader per entity per request).
+            self.loop = get_event_loop()
+            self.max_batch_size = self.max_batch_size_default
+            self._identity_keys = identity_keys = checked[1]
+            if identity_keys:
+                self.get_cache_key = _same_key
+            self._cache = {}
+            self._queue = []
         self.sessions = sessions
         self.inflight: InFlight = inflight if inflight is not None else InFlight()
 
@@ -208,6 +225,17 @@ class SessionLoader(DataLoader[K, V]):
         super().__init_subclass__(**kwargs)
         if "batch_load_fn" in cls.__dict__:
             cls.batch_load_fn = _observed(cls.__dict__["batch_load_fn"], cls.__name__)  # type: ignore[misc]
+
+
+#: per loader class built without options: the batch_load_fn its first construction
+#: checked (aiodataloader's constructor asserts a coroutine function) and whether its
+#: keys are their own cache keys
+_checked: dict[type[SessionLoader[Any, Any]], tuple[Any, bool]] = {}
+
+
+def _same_key(key: Any) -> Any:
+    """The cache key of a loader without ``get_cache_key`` (aiodataloader's ``lambda x: x``)."""
+    return key
 
 
 async def wait_all(futures: Collection[asyncio.Future[Any]]) -> None:
