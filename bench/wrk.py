@@ -102,16 +102,24 @@ def _sample_cpu(pid: int, samples: dict[int, float], stop: threading.Event) -> N
         samples[math.floor(time.time())] = _cpu_seconds(pid)
 
 
-def _run(cmd: list[str], server_pid: int) -> tuple[str, float, float, float, dict[int, float]]:
-    """Run wrk to the end. Returns its output, its own CPU seconds, the server's CPU
-    seconds at its start and at the moment it exits (not after the server drains what
-    is queued), and the server's CPU at each wall-clock second boundary in between."""
+@dataclass
+class _Ran:
+    text: str  #: wrk's output
+    wrk_cpu: float  #: wrk's own CPU seconds
+    started: float  #: wall-clock time wrk was started
+    cpu0: float  #: the server's CPU seconds when wrk started
+    cpu1: float  #: ... when it exited (not after the server drained its queue)
+    cpu_at: dict[int, float]  #: ... at each wall-clock second boundary in between
+
+
+def _run(cmd: list[str], server_pid: int) -> _Ran:
+    """Run wrk to the end, sampling the server's CPU."""
     samples: dict[int, float] = {}
     stop = threading.Event()
     sampler = threading.Thread(target=_sample_cpu, args=(server_pid, samples, stop))
     sampler.start()
     try:
-        cpu0 = _cpu_seconds(server_pid)
+        cpu0, started = _cpu_seconds(server_pid), time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         with proc.stdout:
@@ -125,7 +133,7 @@ def _run(cmd: list[str], server_pid: int) -> tuple[str, float, float, float, dic
     text = out.decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"wrk exited with {proc.returncode}: {text[-500:]}")
-    return text, usage.ru_utime + usage.ru_stime, cpu0, cpu1, samples
+    return _Ran(text, usage.ru_utime + usage.ru_stime, started, cpu0, cpu1, samples)
 
 
 async def _settle(pid: int, limit: float = 120.0) -> None:
@@ -159,20 +167,20 @@ class Window:
 
 
 def steady_window(
-    per_second: dict[int, int], cpu_at: dict[int, float], skip: int, seconds: int
+    per_second: dict[int, int], cpu_at: dict[int, float], started: float, skip: int, seconds: int
 ) -> Window:
     """Responses completed in ``seconds`` whole wall-clock seconds, starting ``skip``
-    seconds after the first full second of the run, and the server CPU spent between the
-    window's two boundaries. Raises when the run or the samples do not cover it."""
+    seconds after the first whole second of a run started at ``started``, and the server
+    CPU spent between the window's two boundaries (sampled while wrk ran, so a sample at
+    the closing boundary means the run covered the window). Raises when it did not."""
     if not per_second:
         raise RuntimeError("wrk completed no request")
-    first = min(per_second) + 1 + skip  # the run's first second is a partial one
+    first = math.ceil(started) + skip
     last = first + seconds  # exclusive
-    if last > max(per_second) or first not in cpu_at or last not in cpu_at:
+    if first not in cpu_at or last not in cpu_at:
         raise RuntimeError(
             f"the run does not cover the window {first}..{last} "
-            f"(responses {min(per_second)}..{max(per_second)}, CPU samples "
-            f"{min(cpu_at, default=0)}..{max(cpu_at, default=0)})"
+            f"(CPU samples {min(cpu_at, default=0)}..{max(cpu_at, default=0)})"
         )
     requests = sum(per_second.get(s, 0) for s in range(first, last))
     return Window(first, seconds, requests, cpu_at[last] - cpu_at[first])
@@ -218,19 +226,17 @@ async def load_wrk(
                 ],
             )
 
-        text, _, cpu0, cpu1, _ = await asyncio.to_thread(
-            _run, cmd(max(1, min(3, round(duration)))), pid
-        )  # warm-up
-        warm_requests = _summary(text)[0]
-        per_request = (cpu1 - cpu0) / max(warm_requests, 1)
+        warm = await asyncio.to_thread(_run, cmd(max(1, min(3, round(duration)))), pid)
+        per_request = (warm.cpu1 - warm.cpu0) / max(_summary(warm.text)[0], 1)
         skip = math.ceil(2 * connections * per_request)
         seconds = max(1, round(duration))
         await _settle(pid)
-        text, wrk_cpu, _, _, cpu_at = await asyncio.to_thread(_run, cmd(skip + seconds + 2), pid)
+        ran = await asyncio.to_thread(_run, cmd(skip + seconds + 2), pid)
         await _settle(pid)  # the next point starts from an idle server
+    text = ran.text
     run_requests, micros, p50, p99, bad, socket_errors = _summary(text)
     per_second = {int(a): int(b) for a, b in _SEC.findall(text)}
-    window = steady_window(per_second, cpu_at, skip, seconds)
+    window = steady_window(per_second, ran.cpu_at, ran.started, skip, seconds)
     first = _FIRST.search(text)
     row = Row(
         n=n,
@@ -244,4 +250,4 @@ async def load_wrk(
         first_error=(first.group(1).strip() if first and bad else "")
         or (f"{socket_errors} socket errors" if socket_errors else ""),
     )
-    return Point(row, 100 * wrk_cpu / (micros / 1e6) if micros else float("nan"), run_requests)
+    return Point(row, 100 * ran.wrk_cpu / (micros / 1e6) if micros else float("nan"), run_requests)

@@ -77,12 +77,15 @@ async def test_wrk_counts_requests_errors_and_server_cpu(answering: str) -> None
 
 
 def test_steady_window_counts_whole_seconds_after_the_queue_fills() -> None:
-    per_second = {100: 3, 101: 10, 102: 12, 103: 11, 104: 9, 105: 2}
-    cpu_at = {101: 1.0, 102: 1.5, 103: 2.0, 104: 2.6, 105: 3.0}
-    window = steady_window(per_second, cpu_at, skip=1, seconds=2)
-    # 100 is partial, 101 skipped: seconds 102 and 103, CPU between boundaries 102 and 104
+    per_second = {100: 3, 101: 10, 103: 23, 104: 9, 105: 2}  # 102: a wave still running
+    cpu_at = {100: 0.5, 101: 1.0, 102: 1.5, 103: 2.0, 104: 2.6, 105: 3.0}
+    window = steady_window(per_second, cpu_at, started=99.4, skip=2, seconds=2)
+    # started in 99, first whole second 100, 100 and 101 skipped: seconds 102 and 103,
+    # the CPU between boundaries 102 and 104
     assert window == Window(first=102, seconds=2, requests=23, server_cpu=pytest.approx(1.1))
+    with pytest.raises(RuntimeError, match="does not cover"):  # wrk stopped before 106
+        steady_window(per_second, cpu_at, started=99.4, skip=2, seconds=4)
     with pytest.raises(RuntimeError, match="does not cover"):
-        steady_window(per_second, cpu_at, skip=1, seconds=4)
-    with pytest.raises(RuntimeError, match="does not cover"):
-        steady_window(per_second, {102: 1.5}, skip=1, seconds=2)
+        steady_window(per_second, {102: 1.5}, started=99.4, skip=2, seconds=2)
+    with pytest.raises(RuntimeError, match="no request"):
+        steady_window({}, cpu_at, started=99.4, skip=2, seconds=2)
