@@ -123,6 +123,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def pinned(cpu: int, cmd: list[str]) -> list[str]:
+    """``cmd`` run on one CPU only (taskset execs it, so the pid is the command's)."""
+    if os.cpu_count() is None or cpu >= (os.cpu_count() or 1):
+        raise SystemExit(f"cannot pin to CPU {cpu}: this machine has {os.cpu_count()} CPUs")
+    return ["taskset", "-c", str(cpu), *cmd]
+
+
 @asynccontextmanager
 async def server(
     url: str,
@@ -154,7 +161,7 @@ async def server(
         "--no-access-log",
     ]
     if cpu is not None:
-        cmd = ["taskset", "-c", str(cpu), *cmd]
+        cmd = pinned(cpu, cmd)
     log_path = ROOT / "data" / "bench-dashboard-server.log"
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")

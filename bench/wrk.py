@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.dashboard import Row, _cpu_seconds
+from bench.dashboard import Row, _cpu_seconds, pinned
 
 WRK_CPU = 1
 SERVER_CPU = 0
@@ -84,13 +84,6 @@ def wrk_path() -> str:
             "--load wrk needs wrk on PATH (Debian: apt-get install wrk; the baseline used 4.1.0)"
         )
     return found
-
-
-def pinned(cpu: int, cmd: list[str]) -> list[str]:
-    """``cmd`` run on one CPU only (taskset execs it, so the pid is the command's)."""
-    if os.cpu_count() is None or cpu >= (os.cpu_count() or 1):
-        raise SystemExit(f"cannot pin to CPU {cpu}: this machine has {os.cpu_count()} CPUs")
-    return ["taskset", "-c", str(cpu), *cmd]
 
 
 def _sample_cpu(pid: int, samples: dict[int, float], stop: threading.Event) -> None:
