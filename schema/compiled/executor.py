@@ -12,12 +12,19 @@ executor, and both outcomes are counted (:data:`STATS`).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError, GraphQLResolveInfo, OperationType
-from graphql.execution.executor import CollectedErrors
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
+    OperationType,
+)
+from graphql.execution.executor import CollectedErrors, Executor
 from graphql.execution.values import get_argument_values
 from strawberry.schema.schema import (
     Schema as StrawberrySchema,
@@ -77,6 +84,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.async_helpers = _acyclic_helpers(self)
         # Keep every error: schema.compiled.errors picks the canonical ones, so the
         # answer does not depend on which failure graphql-core happened to see first.
         self.collected_errors = _AllErrors()
@@ -230,6 +238,37 @@ def _convert(sb: StrawberrySchema, fp: FieldPlan, variable_values: Any) -> dict[
 class _AllErrors(CollectedErrors):
     def add(self, error: GraphQLError, path: Any) -> None:
         self._errors.append(error)
+
+
+def _acyclic_helpers(executor: Executor[Any]) -> GraphQLResolveInfoHelpers:
+    """``info.async_helpers`` without a reference cycle through the executor.
+
+    graphql-core 3.3.2 stores ``GraphQLResolveInfoHelpers`` of the executor's own
+    bound methods on the executor: a cycle, so the executor — and through its
+    ``context_value`` everything a request built (loaders, their futures and keys,
+    about 490 objects for 100 assets) — outlived the request until the cyclic GC
+    found it. With many requests in flight that garbage is most of what the young
+    generation holds, collections run three times as often, and survivors are
+    walked again (docs/performance.md, "The cyclic GC under load"). The helpers
+    reach the executor through a weak reference instead; it is alive for as long
+    as any of its resolvers runs, and a stale ``info`` kept past the operation
+    gets a clear error.
+    """
+    ref = weakref.ref(executor)
+
+    def alive() -> Executor[Any]:
+        found = ref()
+        if found is None:
+            raise RuntimeError("info.async_helpers used after its operation finished")
+        return found
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return alive().gather_async_work(values)
+
+    def track(values: Sequence[Any]) -> None:
+        alive().track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 class ReferenceExecutor(CompiledExecutor):
