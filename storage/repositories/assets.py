@@ -139,9 +139,15 @@ class _Plan:
         return or_(beyond, and_(key == value, Asset.id > last_id), key.is_(None))
 
 
+#: Built once: an alias is an immutable construct, and one built per request is a
+#: reference cycle (its columns point back at it) left for the cyclic GC.
+_FIGURE = Quote.__table__.alias("fig")
+_GRADE = SignalValue.__table__.alias("grade")
+
+
 def _quote_figure(column: str, query: AssetListQuery) -> ColumnElement[Any]:
     """Per asset: the latest non-null USD ``column`` observed in (quote_since, at]."""
-    q = Quote.__table__.alias("fig")
+    q = _FIGURE
     return (
         select(sortable(q.c[column]))
         .where(
@@ -158,7 +164,7 @@ def _quote_figure(column: str, query: AssetListQuery) -> ColumnElement[Any]:
 
 
 def _grade_figure(query: AssetListQuery) -> ColumnElement[Any]:
-    s = SignalValue.__table__.alias("grade")
+    s = _GRADE
     return (
         select(sortable(s.c.value))
         .where(
