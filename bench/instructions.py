@@ -3,6 +3,7 @@
     python -m bench instructions [--query ticker|dashboard] [--n 100]
                                  [--path compiled|reference] [--requests 10,60]
                                  [--accept-encoding identity]
+                                 [--inflight 1] [--gc-threshold 10000|off]
 
 Wall-clock and CPU-time figures on a shared 2-core virtual machine move by 20-40 %
 between runs; CPU instructions do not. This runs ``bench/speed_app.py`` (the app
@@ -17,6 +18,13 @@ ticker request). Needs ``valgrind`` on PATH and the speed bench's database
 (``python -m bench speed --quick`` once). A run takes one to a few minutes (the
 reference path is the slow one).
 
+``--inflight K`` keeps K requests in flight at once (as K connections would), so
+the cyclic GC meets what a loaded server keeps alive: the young generation fills
+with the live state of K requests, and survivors are promoted and walked again.
+``--gc-threshold`` sets the young generation's threshold (``off`` disables the
+cyclic GC) after the app's own start-up tuning, to rank thresholds by work rather
+than by time; the line printed per run gives the collections per generation.
+
 Instructions are not time (cache misses and branch mispredictions differ), but a
 change that removes work shows up exactly, which is what a before/after needs.
 ``--inner`` is the driver itself, run under valgrind by the outer command.
@@ -25,85 +33,57 @@ change that removes work shows up exactly, which is what a before/after needs.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import gc
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from collections.abc import Callable
 
+from bench._raw import serve
 from bench.profile import app_parser, use_app_env
 
 
-async def _drive(query: str, n: int, requests: int, encoding: str = "identity") -> None:
-    """Serve ``requests`` requests (after five warm-ups) through raw ASGI calls."""
-    import orjson
+def _gc_hooks(gc_threshold: str | None) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Set the GC's young threshold before the measured requests; print the
+    collections per generation after them."""
+    taken: list[int] = []
 
-    from bench.speed import QUERIES
-    from bench.speed_app import app
+    def before() -> None:
+        if gc_threshold == "off":
+            gc.disable()
+        elif gc_threshold is not None:
+            gc.set_threshold(int(gc_threshold), *gc.get_threshold()[1:])
+        taken[:] = [s["collections"] for s in gc.get_stats()]
 
-    body = orjson.dumps({"query": QUERIES[query], "variables": {"n": n}})
-    headers = [
-        (b"host", b"bench"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"accept-encoding", encoding.encode()),
-    ]
+    def after() -> None:
+        now = [s["collections"] for s in gc.get_stats()]
+        print("gc collections:", "/".join(str(a - b) for a, b in zip(now, taken, strict=True)))
 
-    async with app.router.lifespan_context(app) as state:
-
-        async def one() -> int:
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "POST",
-                "scheme": "http",
-                "path": "/graphql",
-                "raw_path": b"/graphql",
-                "query_string": b"",
-                "root_path": "",
-                "headers": headers,
-                "client": ("127.0.0.1", 1),
-                "server": ("bench", 80),
-                "state": dict(state or {}),
-            }
-            sent = False
-            status = 0
-
-            async def receive() -> dict[str, Any]:
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                await asyncio.sleep(3600)  # the app never asks again for one body
-                return {"type": "http.disconnect"}
-
-            async def send(message: dict[str, Any]) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-
-            await app(scope, receive, send)
-            return status
-
-        for _ in range(5):
-            if (status := await one()) != 200:
-                raise SystemExit(f"query failed with HTTP {status}")
-        for _ in range(requests):
-            await one()
+    return before, after
 
 
 def _inner(args: argparse.Namespace) -> int:
     import uvloop  # the server's loop (uvicorn picks it when installed)
 
-    uvloop.run(_drive(args.query, args.n, args.inner, args.accept_encoding))
+    before, after = _gc_hooks(args.gc_threshold)
+    uvloop.run(
+        serve(
+            args.query,
+            args.n,
+            args.inner,
+            encoding=args.accept_encoding,
+            inflight=args.inflight,
+            before=before,
+            after=after,
+        )
+    )
     return 0
 
 
-def _count(args: argparse.Namespace, requests: int, out_dir: str) -> int:
+def _count(args: argparse.Namespace, requests: int, out_dir: str) -> tuple[int, str]:
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -122,14 +102,19 @@ def _count(args: argparse.Namespace, requests: int, out_dir: str) -> int:
         args.path,
         "--accept-encoding",
         args.accept_encoding,
+        "--inflight",
+        str(args.inflight),
     ]
+    if args.gc_threshold is not None:
+        cmd += ["--gc-threshold", args.gc_threshold]
     if args.url:
         cmd += ["--url", args.url]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"valgrind run failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    collections = re.search(r"gc collections: (\S+)", done.stdout)
+    return int(found.group(1)), collections.group(1) if collections else "?"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="identity",
         help='the request\'s Accept-Encoding (default identity, as bench speed sends; "gzip, br"'
         " adds compression)",
+    )
+    ap.add_argument(
+        "--inflight",
+        type=int,
+        default=1,
+        help="requests kept in flight at once, as that many connections would (default 1)",
+    )
+    ap.add_argument(
+        "--gc-threshold",
+        default=None,
+        help="the cyclic GC's young threshold for the measured requests, or off "
+        "(default: the app's own, 10000)",
     )
     ap.add_argument("--inner", type=int, default=None, help=argparse.SUPPRESS)
     return ap
@@ -163,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= low < high:
         print("--requests needs two counts, the first smaller", file=sys.stderr)
         return 2
+    if args.inflight < 1:
+        print("--inflight needs at least 1", file=sys.stderr)
+        return 2
+    if args.gc_threshold not in (None, "off") and not args.gc_threshold.isdigit():
+        print("--gc-threshold takes a whole number or off", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as out_dir:
         counts = []
         for requests in (low, high):
@@ -171,11 +174,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"  callgrind: {args.path} {args.query} N={args.n}, {requests} requests ...", end=""
             )
             sys.stdout.flush()
-            counts.append(_count(args, requests, out_dir))
-            print(f" {counts[-1] / 1e6:,.1f} M instructions in {time.monotonic() - start:.0f} s")
+            count, collections = _count(args, requests, out_dir)
+            counts.append(count)
+            print(
+                f" {count / 1e6:,.1f} M instructions in {time.monotonic() - start:.0f} s"
+                f" (gc collections young/middle/full: {collections})"
+            )
     per_request = (counts[1] - counts[0]) / (high - low)
+    shape = f", {args.inflight} in flight" if args.inflight > 1 else ""
+    if args.gc_threshold is not None:
+        shape += f", gc threshold {args.gc_threshold}"
     print(
-        f"{args.query}, N={args.n}, {args.path}: {per_request / 1e6:.2f} M instructions per "
+        f"{args.query}, N={args.n}, {args.path}{shape}: {per_request / 1e6:.2f} M instructions per "
         f"request ({per_request / args.n / 1e3:.1f} k per asset)"
     )
     return 0
