@@ -7,6 +7,7 @@ own work and must not count a client's.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +95,20 @@ async def serve(
         _call(after)
         if failed:
             raise SystemExit(f"{failed} of {requests} requests failed")
+
+
+def set_young_threshold(threshold: str | None) -> None:
+    """The cyclic GC's young threshold: a whole number, ``off`` (GC disabled) or
+    ``None`` (leave the app's own)."""
+    if threshold == "off":
+        gc.disable()
+    elif threshold is not None:
+        gc.set_threshold(int(threshold), *gc.get_threshold()[1:])
+
+
+def collections() -> list[int]:
+    """Collections so far, per generation."""
+    return [s["collections"] for s in gc.get_stats()]
 
 
 def _call(hook: Callable[[], None] | None) -> None:

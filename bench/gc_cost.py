@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Any
 
-from bench._raw import serve
+from bench._raw import collections, serve, set_young_threshold
 from bench.profile import app_parser, use_app_env
 
 
@@ -60,18 +60,15 @@ def _inner(args: argparse.Namespace) -> dict[str, Any]:
     taken: dict[str, Any] = {}
 
     def before() -> None:
-        if args.threshold == "off":
-            gc.disable()
-        else:
-            gc.set_threshold(int(args.threshold), *gc.get_threshold()[1:])
+        set_young_threshold(args.threshold)
         gc.callbacks.append(walk)
-        taken["collections"] = [s["collections"] for s in gc.get_stats()]
+        taken["collections"] = collections()
         taken["cpu"] = time.process_time()
 
     def after() -> None:
         taken["cpu"] = time.process_time() - taken["cpu"]
         gc.callbacks.remove(walk)
-        now = [s["collections"] for s in gc.get_stats()]
+        now = collections()
         taken["collections"] = [a - b for a, b in zip(now, taken["collections"], strict=True)]
 
     uvloop.run(

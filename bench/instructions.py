@@ -33,7 +33,6 @@ change that removes work shows up exactly, which is what a before/after needs.
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import shutil
 import subprocess
@@ -42,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from bench._raw import serve
+from bench._raw import collections, serve, set_young_threshold
 from bench.profile import app_parser, use_app_env
 
 
@@ -52,14 +51,11 @@ def _gc_hooks(gc_threshold: str | None) -> tuple[Callable[[], None], Callable[[]
     taken: list[int] = []
 
     def before() -> None:
-        if gc_threshold == "off":
-            gc.disable()
-        elif gc_threshold is not None:
-            gc.set_threshold(int(gc_threshold), *gc.get_threshold()[1:])
-        taken[:] = [s["collections"] for s in gc.get_stats()]
+        set_young_threshold(gc_threshold)
+        taken[:] = collections()
 
     def after() -> None:
-        now = [s["collections"] for s in gc.get_stats()]
+        now = collections()
         print("gc collections:", "/".join(str(a - b) for a, b in zip(now, taken, strict=True)))
 
     return before, after
